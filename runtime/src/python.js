@@ -1,0 +1,156 @@
+// The page's handle on the Python worker: start it, send requests, and stop runaway code.
+// Stop tries the interrupt buffer first (needs cross-origin isolation); if Python has not stopped within
+// STOP_GRACE_MS (or there is no buffer) it terminates the worker and starts a fresh one. Requests carry the
+// learner's files, so nothing has to be restored into the new worker.
+
+const STOP_GRACE_MS = 1000;
+
+export class PythonRuntime extends EventTarget {
+  constructor({ workerUrl, pyodideUrl, courseUrl }) {
+    super();
+    this.urls = { workerUrl, pyodideUrl, courseUrl };
+    this.state = "idle"; // idle | starting | ready | busy | failed
+    this.pending = null; // {id, resolve, onOutput, onEvent}
+    this.nextId = 1;
+    this.isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer !== "undefined";
+  }
+
+  start() {
+    if (this.worker) return this.readyPromise;
+    this.interrupt = this.isolated ? new Uint8Array(new SharedArrayBuffer(1)) : null;
+    this.worker = new Worker(this.urls.workerUrl, { type: "module" });
+    this.startedAt = performance.now();
+    this.readyPromise = new Promise((resolve, reject) => {
+      this.onReady = resolve;
+      this.onBootFailed = reject;
+    });
+    this.readyPromise.catch(() => {}); // failures are reported through events too
+    this.worker.onmessage = (event) => this.receive(event.data);
+    this.worker.onerror = (event) => this.crashed(event.message || "the Python worker stopped unexpectedly");
+    this.setState("starting");
+    this.worker.postMessage({
+      type: "boot",
+      pyodideUrl: this.urls.pyodideUrl,
+      courseUrl: this.urls.courseUrl,
+      interruptBuffer: this.interrupt,
+    });
+    return this.readyPromise;
+  }
+
+  setState(state, detail = {}) {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", { detail: { state, ...detail } }));
+  }
+
+  receive(message) {
+    const pending = this.pending && message.id === this.pending.id ? this.pending : null;
+    switch (message.type) {
+      case "progress":
+        this.dispatchEvent(new CustomEvent("progress", { detail: message }));
+        break;
+      case "ready":
+        this.readyMs = performance.now() - this.startedAt;
+        this.versions = message.versions;
+        this.setState("ready", { timings: message.timings, readyMs: this.readyMs });
+        this.onReady(message);
+        break;
+      case "boot-failed":
+        this.setState("failed", { error: message.error });
+        this.onBootFailed(new Error(message.error));
+        break;
+      case "output":
+        if (pending && pending.onOutput) pending.onOutput(message.chunks);
+        break;
+      case "event":
+        if (pending && pending.onEvent) pending.onEvent(message.kind, message.payload);
+        this.dispatchEvent(new CustomEvent("python-event", { detail: message }));
+        break;
+      case "result":
+        if (pending) this.settle({ ...message.reply, wasmHeapBytes: message.reply.wasmHeapBytes });
+        break;
+      case "fatal":
+        this.crashed(message.error);
+        break;
+    }
+  }
+
+  /** Run an action in the worker; resolves with {ok, result | error, stopped?, restarted?}. One at a time. */
+  async request(action, payload, { onOutput, onEvent, timeoutMs } = {}) {
+    if (this.pending) throw new Error("Python is busy: wait, or press Stop");
+    await this.start();
+    const id = this.nextId++;
+    const reply = new Promise((resolve) => {
+      this.pending = { id, resolve, onOutput, onEvent };
+    });
+    this.setState("busy");
+    if (this.interrupt) this.interrupt[0] = 0; // a Stop that arrived after the last run ended must not hit this one
+    this.worker.postMessage({ type: "request", id, action, payload });
+    if (timeoutMs) {
+      const timer = setTimeout(() => {
+        if (this.pending && this.pending.id === id) this.stop(`took longer than ${Math.round(timeoutMs / 1000)} s`);
+      }, timeoutMs);
+      reply.finally(() => clearTimeout(timer));
+    }
+    return reply;
+  }
+
+  settle(reply) {
+    const pending = this.pending;
+    this.pending = null;
+    if (this.state === "busy") this.setState("ready");
+    pending.resolve(reply);
+  }
+
+  /** Stop the running request. Resolves with how it was stopped: "interrupt" or "restart". */
+  async stop(reason = "you pressed Stop") {
+    if (!this.pending) return null;
+    const pending = this.pending;
+    const started = performance.now();
+    if (this.interrupt) {
+      this.interrupt[0] = 2; // SIGINT: Python raises KeyboardInterrupt at its next check
+      const settled = await Promise.race([
+        new Promise((resolve) => {
+          const poll = () => (this.pending !== pending ? resolve(true) : setTimeout(poll, 10));
+          poll();
+        }),
+        new Promise((resolve) => setTimeout(() => resolve(false), STOP_GRACE_MS)),
+      ]);
+      if (settled) {
+        this.interrupt[0] = 0;
+        return { how: "interrupt", ms: performance.now() - started, reason };
+      }
+    }
+    this.restart();
+    pending.resolve({ ok: false, stopped: true, restarted: true, reason,
+      error: `Stopped (${reason}): Python did not respond, so it was restarted. Your code is safe.` });
+    await this.readyPromise.catch(() => {});
+    return { how: "restart", ms: performance.now() - started, reason };
+  }
+
+  restart() {
+    this.worker.terminate();
+    this.worker = null;
+    this.pending = null;
+    this.dispatchEvent(new CustomEvent("restarted"));
+    this.start();
+  }
+
+  crashed(error) {
+    const pending = this.pending;
+    if (!pending && this.state === "starting") {
+      // Failing while booting would fail again: report it instead of restarting in a loop.
+      this.worker.terminate();
+      this.worker = null;
+      this.setState("failed", { error });
+      this.onBootFailed(new Error(error));
+      return;
+    }
+    this.restart();
+    if (pending) {
+      pending.resolve({ ok: false, restarted: true,
+        error: `Python crashed (${error}) and was restarted. Your code is safe; run it again.` });
+    } else if (this.state !== "starting") {
+      this.setState("failed", { error });
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// The service worker (build.py prepends `const BUILD = {version, pyodide, files}`).
+// - Precaches every file of this build, so after one visit the course works with no network at all.
+//   The Python runtime gets a cache of its own, named by its version, so a course update does not re-download it.
+// - Adds the cross-origin isolation headers (COOP/COEP) to what it serves, so hosts that cannot send headers
+//   still get an instant Stop from the next page load on. It never reloads the page to get them: no reload loops.
+const COURSE_CACHE = `tinytorch-course-${BUILD.version}`;
+const RUNTIME_CACHE = `tinytorch-pyodide-${BUILD.pyodide}`;
+const RUNTIME_PREFIX = `pyodide/${BUILD.pyodide}/`;
+const scope = new URL(self.registration.scope);
+
+const cacheFor = (path) => (path.startsWith(RUNTIME_PREFIX) ? RUNTIME_CACHE : COURSE_CACHE);
+
+self.addEventListener("install", (event) => {
+  event.waitUntil((async () => {
+    for (const name of [COURSE_CACHE, RUNTIME_CACHE]) {
+      const cache = await caches.open(name);
+      const wanted = BUILD.files.filter((f) => cacheFor(f) === name);
+      const have = new Set((await cache.keys()).map((r) => new URL(r.url).pathname));
+      await cache.addAll(wanted.map((f) => new URL(f, scope).href).filter((u) => !have.has(new URL(u).pathname)));
+    }
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith("tinytorch-") && name !== COURSE_CACHE && name !== RUNTIME_CACHE) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+function isolated(response) {
+  if (!response || response.type === "opaque" || response.status === 0) return response;
+  const headers = new Headers(response.headers);
+  headers.set("Cross-Origin-Opener-Policy", "same-origin");
+  headers.set("Cross-Origin-Embedder-Policy", "require-corp");
+  headers.set("Cross-Origin-Resource-Policy", "same-origin");
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+async function respond(request) {
+  const url = new URL(request.url);
+  let path = url.pathname.slice(scope.pathname.length);
+  if (path === "" || path.endsWith("/")) path += "index.html";
+  const cache = await caches.open(cacheFor(path));
+  const cached = await cache.match(new URL(path, scope).href, { ignoreSearch: true });
+  if (cached) return isolated(cached);
+  try {
+    return isolated(await fetch(request));
+  } catch (error) {
+    const fallback = request.mode === "navigate" && (await cache.match(new URL("index.html", scope).href));
+    if (fallback) return isolated(fallback);
+    throw error;
+  }
+}
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return;
+  event.respondWith(respond(event.request));
+});

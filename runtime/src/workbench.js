@@ -1,0 +1,334 @@
+// A module page's workbench: the learner's file in an editor, its buttons (Run, Run tests, Profile, Stop, Reset),
+// a scratch cell, and the results. It knows nothing of Python beyond the requests PythonRuntime sends.
+import { createEditor } from "./editor.js";
+import { ChartBoard } from "./charts.js";
+import { el, seconds, bytes, OutputPanel } from "./ui.js";
+
+const SAVE_DELAY_MS = 400;
+const TEST_TIME_LIMIT_MS = 60_000;
+
+export class Workbench {
+  constructor(root, { module, course, state, store, runtime }) {
+    Object.assign(this, { root, module, course, state, store, runtime });
+    this.earlier = course.modules.filter((m) => m.id < module.id);
+    this.render();
+    this.restoreCode();
+    this.watchRuntime();
+    this.watchStorage();
+  }
+
+  // --- layout ---------------------------------------------------------------------------------------------
+  render() {
+    const m = this.module;
+    this.status = el("span", { class: "tt-runtime-status", role: "status" }, "Python: not started");
+    this.progress = el("progress", { class: "tt-progress", max: "4", value: "0", "aria-label": "Python start-up" });
+    this.saved = el("span", { class: "tt-saved", role: "status" });
+    this.notices = el("div", { class: "tt-notices", "aria-live": "polite" });
+    this.sources = el("div", { class: "tt-sources" });
+    const editorBox = el("div", { class: "tt-editor" });
+    const scratchBox = el("div", { class: "tt-editor tt-scratch-editor" });
+    this.buttons = {
+      run: el("button", { class: "md-button md-button--primary", onclick: () => this.runFile(),
+        title: "Run your file (Ctrl/Cmd+Enter)" }, "Run"),
+      test: el("button", { class: "md-button md-button--primary", onclick: () => this.runTests() }, "Run tests"),
+      profile: el("button", { class: "md-button", onclick: () => this.profile(),
+        title: "Time and memory of the scratch cell, per function" }, "Profile"),
+      stop: el("button", { class: "md-button", onclick: () => this.stop(), disabled: true }, "Stop"),
+      reset: el("button", { class: "md-button", onclick: () => this.reset() }, "Reset"),
+      scratch: el("button", { class: "md-button", onclick: () => this.runScratch() }, "Run scratch"),
+    };
+    const tabs = el("div", { class: "tt-tabs", role: "tablist" });
+    const panels = el("div", { class: "tt-panels" });
+    this.panels = {};
+    for (const [key, label] of [["output", "Output"], ["tests", "Tests"], ["profile", "Profile"]]) {
+      const tab = el("button", { role: "tab", class: "tt-tab", "aria-selected": "false",
+        onclick: () => this.show(key) }, label);
+      const panel = el("div", { role: "tabpanel", class: "tt-panel", hidden: true, "aria-label": label });
+      tabs.append(tab);
+      panels.append(panel);
+      this.panels[key] = { tab, panel };
+    }
+    this.output = new OutputPanel(this.panels.output.panel);
+    this.charts = new ChartBoard(el("div", { class: "tt-charts" }));
+    this.panels.output.panel.append(this.charts.container);
+    this.testSummary = el("p", { class: "tt-summary", role: "status" }, "No test run yet.");
+    this.testList = el("div", { class: "tt-test-list" });
+    this.panels.tests.panel.append(this.testSummary, this.testList);
+    this.profileView = el("div", {}, el("p", {}, "Profile runs the scratch cell and shows where time and memory go."));
+    this.panels.profile.panel.append(this.profileView);
+
+    this.root.replaceChildren(
+      el("div", { class: "tt-bar" },
+        el("strong", {}, `Module ${m.id} · ${m.title}`), el("code", {}, m.packagePath), this.saved),
+      el("div", { class: "tt-bar" }, this.progress, this.status),
+      this.notices, this.sources, editorBox,
+      el("div", { class: "tt-buttons" }, this.buttons.run, this.buttons.test, this.buttons.profile,
+        this.buttons.stop, this.buttons.reset),
+      el("details", { class: "tt-scratch", open: true },
+        el("summary", {}, "Scratch cell: try your code (runs with your package importable)"),
+        scratchBox, el("div", { class: "tt-buttons" }, this.buttons.scratch)),
+      tabs, panels,
+    );
+    this.editor = createEditor(editorBox, { doc: "", label: `Your file ${m.packagePath}`,
+      onRun: () => this.runFile(), onChange: (text) => this.scheduleSave(text) });
+    this.scratch = createEditor(scratchBox, { doc: m.scratch, label: "Scratch cell", minLines: 4,
+      onRun: () => this.runScratch() });
+    this.renderSources();
+    this.show("output");
+  }
+
+  show(key) {
+    for (const [name, { tab, panel }] of Object.entries(this.panels)) {
+      tab.setAttribute("aria-selected", String(name === key));
+      panel.hidden = name !== key;
+    }
+  }
+
+  notice(text, kind = "info", ...actions) {
+    const box = el("div", { class: `admonition ${kind} tt-notice` }, el("p", {}, text, ...actions),
+      el("button", { class: "tt-dismiss", "aria-label": "Dismiss", onclick: () => box.remove() }, "×"));
+    this.notices.append(box);
+    return box;
+  }
+
+  // --- the learner's code: restore, save, reset -----------------------------------------------------------
+  restoreCode() {
+    const saved = this.state.code(this.module.id);
+    this.loading = true;
+    this.editor.text = saved ? saved.code : this.module.starter;
+    this.loading = false;
+    this.lastSaved = this.editor.text;
+    this.setSaved(saved ? "Saved" : "Starter");
+    if (saved && saved.starterHash !== this.module.starterHash) {
+      const newer = el("pre", { class: "tt-output" }, this.module.starter);
+      this.notice("This module's starter changed in a new version of the course. Your code is kept as it was.",
+        "note", " ", el("details", {}, el("summary", {}, "Show the new starter"), newer));
+    }
+  }
+
+  scheduleSave(text) {
+    if (this.loading) return;
+    this.setSaved("Unsaved changes…");
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => this.save(text), SAVE_DELAY_MS);
+  }
+
+  save(text = this.editor.text) {
+    clearTimeout(this.saveTimer);
+    if (text === this.lastSaved && this.state.code(this.module.id)) return;
+    const durable = this.state.saveCode(this.module.id, text, this.module.starterHash);
+    this.lastSaved = text;
+    this.setSaved(durable ? "Saved" : "Kept in this tab only (storage unavailable)");
+  }
+
+  setSaved(text) {
+    this.saved.textContent = text;
+  }
+
+  reset() {
+    if (!window.confirm(`Reset ${this.module.packagePath} to the starter? Your code in it will be replaced.`)) return;
+    this.state.resetCode(this.module.id);
+    this.loading = true;
+    this.editor.text = this.module.starter;
+    this.loading = false;
+    this.lastSaved = this.editor.text;
+    this.setSaved("Starter");
+  }
+
+  // --- which earlier modules come from the learner, which from the reference ------------------------------
+  renderSources() {
+    if (this.earlier.length === 0) {
+      this.sources.replaceChildren();
+      return;
+    }
+    const items = this.earlier.map((m) => {
+      const source = this.state.source(m.id);
+      const passing = (this.state.progress().modules[m.id] || {}).passed;
+      const label = source === "mine" ? (passing ? "yours (tests passing)" : "yours (tests not passing yet)")
+        : "reference implementation";
+      const toggle = el("button", { class: "tt-link", onclick: () => {
+        this.state.updateModule(m.id, { source: source === "mine" ? "reference" : "mine" });
+        this.renderSources();
+      }, disabled: source === "reference" && !this.state.code(m.id) }, source === "mine" ? "use reference" : "use mine");
+      return el("li", { "data-module": m.id, "data-source": source },
+        el("a", { href: `${this.course.root}${m.url}` }, `${m.id} ${m.title}`), `: ${label} `, toggle);
+    });
+    this.sources.replaceChildren(el("details", {},
+      el("summary", {}, "Earlier modules this one builds on: ",
+        el("span", { class: "tt-source-summary" }, this.earlier.map((m) =>
+          `${m.id} ${this.state.source(m.id) === "mine" ? "yours" : "reference"}`).join(", "))),
+      el("ul", {}, ...items)));
+  }
+
+  learnerFiles() {
+    const files = { [this.module.id]: this.editor.text };
+    for (const m of this.earlier) {
+      const saved = this.state.code(m.id);
+      if (saved && this.state.source(m.id) === "mine") files[m.id] = saved.code;
+    }
+    return files;
+  }
+
+  // --- running ---------------------------------------------------------------------------------------------
+  watchRuntime() {
+    this.runtime.addEventListener("progress", ({ detail }) => {
+      this.progress.value = detail.step;
+      this.status.textContent = detail.step < detail.of ? `Starting Python: ${detail.text}…` : "Python ready";
+    });
+    this.runtime.addEventListener("state", ({ detail }) => {
+      const busy = detail.state === "busy";
+      this.buttons.stop.disabled = !busy;
+      for (const key of ["run", "test", "profile", "scratch"]) this.buttons[key].disabled = busy;
+      this.root.dataset.runtime = detail.state;
+      if (detail.state === "ready" && detail.readyMs) {
+        this.status.textContent = `Python ready (${seconds(detail.readyMs / 1000)})`;
+        this.progress.hidden = true;
+      } else if (detail.state === "starting") {
+        this.progress.hidden = false;
+        this.progress.value = 0;
+        this.status.textContent = "Starting Python…";
+      } else if (detail.state === "failed") {
+        this.status.textContent = `Python could not start: ${detail.error}`;
+      }
+    });
+  }
+
+  watchStorage() {
+    this.store.addEventListener("status", ({ detail }) => {
+      const why = detail.status === "full" ? "is full" : "is unavailable (disabled or blocked)";
+      this.notice(`Your browser's storage ${why}: your work is kept in this tab only. Use Export on the Progress ` +
+        "page to keep a copy before closing it.", "warning");
+      this.setSaved("Kept in this tab only");
+    });
+    this.store.addEventListener("unreadable", ({ detail }) => {
+      this.notice(`Some saved data (${detail.key}) could not be read; it was kept aside under ${detail.aside}.`,
+        "warning");
+    });
+    this.store.addEventListener("external-change", ({ detail }) => {
+      if (detail.key !== `module/${this.module.id}` || !detail.value) return;
+      if (detail.value.code === this.editor.text) return;
+      if (this.editor.text === this.lastSaved) {
+        this.loading = true;
+        this.editor.text = detail.value.code;
+        this.loading = false;
+        this.lastSaved = detail.value.code;
+        this.notice("This file was changed in another tab; the editor now shows that version.", "info");
+      } else {
+        this.notice("This file was also changed in another tab. Your version here is kept; saving it will " +
+          "replace the other tab's version.", "warning",
+        el("button", { class: "tt-link", onclick: () => { this.editor.text = detail.value.code; } },
+          "Load the other tab's version"));
+      }
+    });
+    window.addEventListener("beforeunload", () => this.save());
+  }
+
+  async request(action, payload, options = {}) {
+    this.save();
+    const reply = await this.runtime.request(action, payload, {
+      onOutput: (chunks) => this.output.append(chunks),
+      onEvent: (kind, data) => kind === "chart" && this.charts.draw(data),
+      ...options,
+    });
+    if (reply.result && reply.result.sources) this.renderSources();
+    if (reply.wasmHeapBytes) this.status.textContent = `Python ready · memory ${bytes(reply.wasmHeapBytes)}`;
+    return reply;
+  }
+
+  async runFile() {
+    if (this.runtime.pending) return;
+    this.output.clear();
+    this.show("output");
+    const reply = await this.request("run", { module: this.module.id, learner: this.learnerFiles() });
+    this.output.finish(reply, "Run");
+  }
+
+  async runScratch() {
+    if (this.runtime.pending) return;
+    this.output.clear();
+    this.show("output");
+    const reply = await this.request("run", { module: this.module.id, learner: this.learnerFiles(),
+      code: this.scratch.text });
+    this.output.finish(reply, "Scratch cell");
+  }
+
+  async runTests() {
+    if (this.runtime.pending) return;
+    this.show("tests");
+    this.testSummary.textContent = "Running tests…";
+    this.testList.replaceChildren();
+    this.output.clear();
+    const reply = await this.request("test", { module: this.module.id, learner: this.learnerFiles() },
+      { timeoutMs: TEST_TIME_LIMIT_MS });
+    if (!reply.ok || !reply.result) {
+      this.testSummary.textContent = reply.stopped ? `Tests stopped. ${reply.error || ""}` :
+        `The tests could not run: ${reply.error}`;
+      return;
+    }
+    this.showTests(reply.result);
+  }
+
+  showTests(result) {
+    const c = result.counts;
+    const failed = c.failed + c.error;
+    this.testSummary.textContent = result.stopped ? "Tests stopped before the end." :
+      `${c.passed} of ${c.total} tests passed${failed ? `, ${failed} failed` : ""} in ${seconds(result.duration)}` +
+      (result.passed ? ". Module complete!" : ".");
+    this.root.dataset.tests = result.passed ? "passed" : "failed";
+    for (const error of result.collection_errors) {
+      this.testList.append(el("div", { class: "tt-collection-error" },
+        el("p", {}, "The tests could not load your file:"), el("pre", { class: "tt-output" }, error)));
+    }
+    for (const exercise of result.exercises) {
+      const tests = result.tests.filter((t) => t.exercise === exercise.id);
+      if (tests.length === 0) continue;
+      const done = exercise.passed === exercise.total;
+      this.testList.append(el("section", { class: "tt-exercise", "data-exercise": exercise.id || "" },
+        el("h4", {}, `${done ? "✓" : "✗"} ${exercise.id ? exercise.id + " " : ""}${exercise.title} ` +
+          `(${exercise.passed}/${exercise.total})`),
+        el("ul", {}, ...tests.map((t) => el("li", { class: `tt-test tt-${t.outcome}`, "data-outcome": t.outcome },
+          el("span", { class: "tt-test-name" }, `${t.outcome === "passed" ? "✓" : "✗"} ${t.id}`),
+          el("span", { class: "tt-duration" }, ` ${seconds(t.duration)}`),
+          t.message ? el("div", { class: "tt-message" }, t.message) : null,
+          t.traceback && t.outcome !== "passed" ? el("details", {}, el("summary", {}, "Traceback"),
+            el("pre", { class: "tt-output" }, t.traceback)) : null)))));
+    }
+    const at = new Date().toISOString();
+    this.state.updateModule(this.module.id, {
+      started: true, passed: result.passed, lastRun: { passed: c.passed, total: c.total, at },
+      ...(result.passed ? { passedAt: at } : {}),
+    });
+  }
+
+  async profile() {
+    if (this.runtime.pending) return;
+    this.show("profile");
+    this.profileView.replaceChildren(el("p", {}, "Profiling the scratch cell…"));
+    this.output.clear();
+    const reply = await this.request("profile", { module: this.module.id, learner: this.learnerFiles(),
+      code: this.scratch.text });
+    const result = reply.result;
+    if (!reply.ok || !result) {
+      this.profileView.replaceChildren(el("p", {}, reply.error || "Profiling stopped."));
+      return;
+    }
+    const rows = result.functions.map((f) => el("tr", {}, el("td", {}, el("code", {}, f.function)),
+      el("td", {}, f.where), el("td", {}, String(f.calls)), el("td", {}, `${f.own_ms} ms`),
+      el("td", {}, `${f.total_ms} ms`)));
+    this.profileView.replaceChildren(
+      el("p", { class: "tt-summary" }, `Wall time ${seconds(result.duration)} · peak Python memory ` +
+        `${bytes(result.peak_bytes)} · WebAssembly memory ${bytes(reply.wasmHeapBytes || 0)}`),
+      result.error ? el("pre", { class: "tt-output tt-error" }, result.error) : null,
+      el("table", { class: "tt-profile" }, el("thead", {}, el("tr", {}, ...["Function", "Where", "Calls",
+        "Own time", "Total time"].map((h) => el("th", {}, h)))), el("tbody", {}, ...rows)));
+  }
+
+  async stop() {
+    const how = await this.runtime.stop();
+    if (!how) return;
+    this.output.note(how.how === "interrupt" ? `Stopped: Python was interrupted (${seconds(how.ms / 1000)}).` :
+      `Stopped: Python did not respond to the interrupt, so it was restarted (${seconds(how.ms / 1000)}). ` +
+      "Your code is safe.");
+    this.root.dataset.lastStop = how.how;
+  }
+}

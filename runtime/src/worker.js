@@ -1,0 +1,106 @@
+// The Python side of the tab: Pyodide in a module Web Worker, so the page never freezes.
+// It boots Pyodide, NumPy and pytest from the site itself (never another host), unpacks the course archive, and
+// then answers one request at a time by calling tinytorch_wasm.tab.handle. Everything it does with the learner's
+// code is in Python; this file only moves messages and output.
+
+const OUTPUT_LIMIT = 1_000_000; // characters of stdout/stderr kept per request; the rest is counted, not sent
+const FLUSH_MS = 50;
+
+let handle; // tinytorch_wasm.tab.handle, once booted
+let current = null; // the request being run: {id, pending: [], sent, dropped, lastFlush}
+
+function post(message) {
+  self.postMessage(message);
+}
+
+function flush() {
+  if (!current || current.pending.length === 0) return;
+  post({ type: "output", id: current.id, chunks: current.pending });
+  current.pending = [];
+  current.lastFlush = performance.now();
+}
+
+function write(stream, text) {
+  if (!current) return;
+  if (current.sent + text.length > OUTPUT_LIMIT) {
+    current.dropped += 1;
+    return;
+  }
+  current.sent += text.length;
+  const last = current.pending[current.pending.length - 1];
+  if (last && last.stream === stream) last.text += text;
+  else current.pending.push({ stream, text });
+  // Python runs synchronously here, so timers never fire while it runs: flush from inside the write instead.
+  if (performance.now() - current.lastFlush > FLUSH_MS) flush();
+}
+
+async function boot({ pyodideUrl, courseUrl, interruptBuffer }) {
+  const started = performance.now();
+  const timings = {};
+  post({ type: "progress", step: 1, of: 4, text: "Downloading Python" });
+  const course = fetch(courseUrl).then((r) => {
+    if (!r.ok) throw new Error(`could not load the course files (${r.status} ${courseUrl})`);
+    return r.arrayBuffer();
+  });
+  const { loadPyodide } = await import(pyodideUrl + "pyodide.mjs");
+  const py = await loadPyodide({ indexURL: pyodideUrl, fullStdLib: false });
+  timings.python = performance.now() - started;
+
+  post({ type: "progress", step: 2, of: 4, text: "Loading NumPy and pytest" });
+  const failures = [];
+  // loadPackage resolves even when a download fails; its errors only reach errorCallback, so collect them.
+  await py.loadPackage(["numpy", "pytest"], { messageCallback: () => {}, errorCallback: (e) => failures.push(e) });
+  if (failures.length) throw new Error("could not load Python packages: " + failures.join("; "));
+  timings.packages = performance.now() - started - timings.python;
+
+  post({ type: "progress", step: 3, of: 4, text: "Preparing the course" });
+  py.unpackArchive(await course, "zip", { extractDir: "/course" });
+  py.setStdout({ batched: (line) => write("stdout", line + "\n") });
+  py.setStderr({ batched: (line) => write("stderr", line + "\n") });
+  py.registerJsModule("tt_host", {
+    emit: (kind, json) => {
+      flush();
+      post({ type: "event", id: current && current.id, kind, payload: JSON.parse(json) });
+    },
+  });
+  if (interruptBuffer) py.setInterruptBuffer(interruptBuffer);
+  py.runPython("import sys; sys.path.insert(0, '/course')");
+  handle = py.pyimport("tinytorch_wasm.tab").handle;
+  handle(JSON.stringify({ action: "warm_up", payload: {} })); // import pytest and NumPy now, not at the first click
+  timings.total = performance.now() - started;
+  post({ type: "progress", step: 4, of: 4, text: "Ready" });
+  post({ type: "ready", timings, versions: JSON.parse(handle(JSON.stringify({ action: "versions", payload: {} }))).result });
+  self.pyodide = py;
+}
+
+function run({ id, action, payload }) {
+  current = { id, pending: [], sent: 0, dropped: 0, lastFlush: performance.now() };
+  let reply;
+  try {
+    reply = JSON.parse(handle(JSON.stringify({ action, payload })));
+  } catch (error) {
+    // Python itself failed (not the learner's code, which tab.handle catches): the runtime may be unusable.
+    flush();
+    post({ type: "fatal", id, error: String(error && error.message ? error.message : error) });
+    current = null;
+    return;
+  }
+  flush();
+  reply.droppedWrites = current.dropped;
+  reply.wasmHeapBytes = self.pyodide._module.HEAP8.length;
+  current = null;
+  post({ type: "result", id, reply });
+}
+
+self.onmessage = async (event) => {
+  const message = event.data;
+  if (message.type === "boot") {
+    try {
+      await boot(message);
+    } catch (error) {
+      post({ type: "boot-failed", error: String(error && error.message ? error.message : error) });
+    }
+  } else if (message.type === "request") {
+    run(message);
+  }
+};

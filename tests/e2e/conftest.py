@@ -1,0 +1,115 @@
+"""Browser tests: the real built site (dist/), served on 127.0.0.1, in Debian's Chromium driven by Playwright.
+
+No request may leave 127.0.0.1: Chromium is told to resolve no other host, and every test fails if its page asked
+for one anyway.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "dist"
+sys.path.insert(0, str(ROOT / "runtime"))
+from serve import make_server  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+BOOT_TIMEOUT_MS = 120_000
+
+
+class Server:
+    """dist/ served in a thread; stoppable mid-test to prove the offline cache works."""
+
+    def __init__(self, isolation: bool):
+        self.httpd = make_server(DIST, 0, isolation)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def built_site():
+    if not (DIST / "index.html").exists():
+        pytest.fail("dist/ is not built: run the tests with `python build.py test`")
+    return DIST
+
+
+@pytest.fixture
+def server(built_site):
+    s = Server(isolation=True)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def plain_server(built_site):
+    """A host that cannot send headers (like GitHub Pages or `python -m http.server`): no COOP/COEP."""
+    s = Server(isolation=False)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def browser_profile(playwright, tmp_path):
+    """Open a fresh browser profile; call it again with the same folder for a second visit (warm caches)."""
+    contexts, requests = [], []
+
+    def open_profile(folder: Path = tmp_path / "profile"):
+        context = playwright.chromium.launch_persistent_context(
+            str(folder), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context.on("request", lambda request: requests.append(request.url))
+        context.set_default_timeout(BOOT_TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    yield open_profile
+    for context in contexts:
+        context.close()
+    foreign = sorted({u for u in requests if urlsplit(u).hostname not in ("127.0.0.1", None)
+                      and not u.startswith(("data:", "blob:"))})
+    assert not foreign, f"requests left 127.0.0.1: {foreign}"
+
+
+def open_module(context, url: str):
+    """Open a module page and wait until Python is ready to run tests."""
+    page = context.pages[0] if context.pages else context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_function("window.tinytorch && window.tinytorch.runtime.state === 'ready'",
+                           timeout=BOOT_TIMEOUT_MS)
+    page.tt_errors = errors
+    return page
+
+
+def set_editor(page, text: str):
+    page.evaluate("text => { window.tinytorch.workbench.editor.text = text; }", text)
+
+
+def run_tests(page) -> dict:
+    """Click Run tests and return the counts the page shows."""
+    page.click("text=Run tests")
+    page.wait_for_function("document.querySelector('.tt-workbench').dataset.tests !== undefined "
+                           "&& window.tinytorch.runtime.state === 'ready'")
+    return {"summary": page.inner_text(".tt-summary"),
+            "state": page.get_attribute(".tt-workbench", "data-tests"),
+            "passed": page.locator(".tt-test[data-outcome=passed]").count(),
+            "failed": page.locator(".tt-test:not([data-outcome=passed])").count()}

@@ -1,0 +1,1 @@
+"""The course harness: runs in the browser tab (Pyodide) and on CPython."""

@@ -1,0 +1,67 @@
+"""Command line: the harness on CPython.
+
+  python -m tinytorch_wasm assemble DIR [--upto 01]        write the reference tinytorch package into DIR
+  python -m tinytorch_wasm check DIR --module 01 [--json]   run module 01's tests against the package in DIR
+  python -m tinytorch_wasm verify [--module 01]             reference passes, starter fails, mistakes are caught
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import curriculum
+from .package import assemble
+from .testing import run_module_tests
+from .verify import verify
+
+
+def _print_result(result: dict) -> None:
+    for test in result["tests"]:
+        mark = {"passed": "ok  ", "failed": "FAIL", "error": "ERR ", "skipped": "skip"}[test["outcome"]]
+        print(f"{mark} [{test['exercise'] or '-'}] {test['id']}  {test['message']}")
+    for error in result["collection_errors"]:
+        print("Could not load the tests:\n" + error)
+    c = result["counts"]
+    print(f"{c['passed']} passed, {c['failed'] + c['error']} failed in {result['duration']:.2f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tinytorch_wasm", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("assemble", help="write the reference tinytorch package")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--upto", help="last module to include (default: all)")
+    p = commands.add_parser("check", help="run a module's tests against a package")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--module", required=True)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = commands.add_parser("verify", help="check a module's tests against its reference, starter and mistakes")
+    p.add_argument("--module", help="one module (default: all)")
+    args = parser.parse_args(argv)
+
+    if args.command == "assemble":
+        used = assemble(args.dir, upto=args.upto)
+        print(f"wrote the reference package for modules {', '.join(used)} into {args.dir}")
+        return 0
+    if args.command == "check":
+        module = curriculum.module(args.module)
+        if not (args.dir / module.package_path).exists():
+            print(f"{args.dir / module.package_path} does not exist", file=sys.stderr)
+            return 2
+        result = run_module_tests(module.id, args.dir)
+        print(json.dumps(result, indent=1)) if args.json else _print_result(result)
+        return 0 if result["passed"] else 1
+    modules = [curriculum.module(args.module)] if args.module else curriculum.modules()
+    failed = False
+    for module in modules:
+        problems = verify(module)
+        failed |= bool(problems)
+        print(f"{module.id} {module.title}: " + ("ok" if not problems else "; ".join(problems)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Assemble the learner's `tinytorch` package: their own files where they have them, the reference elsewhere."""
+from __future__ import annotations
+
+import importlib
+import shutil
+import sys
+from pathlib import Path
+
+from . import curriculum
+
+MINE, REFERENCE = "mine", "reference"
+
+
+def assemble(dest: Path, learner: dict[str, str] | None = None, upto: str | None = None) -> dict[str, str]:
+    """Write `dest/tinytorch/...` for every module up to `upto` (all when None).
+
+    `learner` maps a module id to the learner's source for it; a module missing from it gets the reference.
+    Returns which source each module got, so the page can say so.
+    """
+    learner = learner or {}
+    root = Path(dest) / "tinytorch"
+    shutil.rmtree(root, ignore_errors=True)  # a clean tree: no stale file from an earlier choice survives
+    used = {}
+    for module in curriculum.modules():
+        target = Path(dest) / module.package_path
+        for package_dir in [target.parent, *target.parent.parents]:
+            if package_dir == Path(dest) or Path(dest) not in package_dir.parents:
+                break
+            init = package_dir / "__init__.py"
+            if not init.exists():
+                package_dir.mkdir(parents=True, exist_ok=True)
+                init.write_text('"""Your TinyTorch, assembled by the course."""\n')
+        source = learner.get(module.id)
+        used[module.id] = MINE if source is not None else REFERENCE
+        target.write_text(source if source is not None else module.reference_source())
+        if module.id == upto:
+            break
+    forget_package()
+    return used
+
+
+def forget_package() -> None:
+    """Drop every imported `tinytorch` module so the next import reads the files just written."""
+    for name in [n for n in sys.modules if n == "tinytorch" or n.startswith("tinytorch.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()

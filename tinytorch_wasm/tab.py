@@ -1,0 +1,73 @@
+"""The worker's entry point: one JSON request in, one JSON reply out (runtime/src/worker.js calls `handle`).
+
+Every request carries the learner's files, so a fresh worker (after Stop had to restart it) needs no other state.
+"""
+from __future__ import annotations
+
+import builtins
+import json
+import sys
+from pathlib import Path
+
+from . import curriculum
+from .package import assemble
+from .profiling import profile
+from .running import execute, run_file
+from .testing import run_module_tests
+
+PACKAGE_DIR = Path("/home/pyodide/learner")
+
+
+def _no_input(prompt=""):
+    raise RuntimeError("input() cannot wait for typing in the course runtime: give the value in your code instead.")
+
+
+def _assemble(module: str, learner: dict) -> dict:
+    return assemble(PACKAGE_DIR, learner, upto=module)
+
+
+def warm_up() -> dict:
+    builtins.input = _no_input
+    import numpy  # noqa: F401 - imported now so the first click is fast
+    import pytest  # noqa: F401
+    return {}
+
+
+def versions() -> dict:
+    import numpy
+    import pytest
+    return {"python": sys.version.split()[0], "numpy": numpy.__version__, "pytest": pytest.__version__}
+
+
+def run(module: str, learner: dict, code: str | None = None) -> dict:
+    """Run the module's file (code=None) or a snippet, with the package assembled up to `module`."""
+    sources = _assemble(module, learner)
+    if code is None:
+        result = run_file(PACKAGE_DIR / curriculum.module(module).package_path, PACKAGE_DIR)
+    else:
+        result = execute(code, "<scratch>", PACKAGE_DIR)
+    return {**result, "sources": sources}
+
+
+def test(module: str, learner: dict) -> dict:
+    sources = _assemble(module, learner)
+    return {**run_module_tests(module, PACKAGE_DIR), "sources": sources}
+
+
+def profile_code(module: str, learner: dict, code: str) -> dict:
+    sources = _assemble(module, learner)
+    return {**profile(code, "<scratch>", PACKAGE_DIR), "sources": sources}
+
+
+ACTIONS = {"warm_up": warm_up, "versions": versions, "run": run, "test": test, "profile": profile_code}
+
+
+def handle(request: str) -> str:
+    message = json.loads(request)
+    try:
+        return json.dumps({"ok": True, "result": ACTIONS[message["action"]](**message["payload"])})
+    except KeyboardInterrupt:
+        return json.dumps({"ok": False, "stopped": True, "error": "Stopped: KeyboardInterrupt."})
+    except BaseException as exc:  # noqa: BLE001 - reported to the page, which shows it
+        from .tracebacks import format_exception
+        return json.dumps({"ok": False, "error": format_exception(exc, PACKAGE_DIR)})

@@ -1,0 +1,136 @@
+"""Run a module's pytest tests against a learner's package and report every test as data.
+
+The same function runs in the tab and behind `python -m tinytorch_wasm check`.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from . import curriculum
+from .package import forget_package
+from .tracebacks import format_exception
+
+MESSAGE_LIMIT = 2000  # characters of a failure message kept for the page
+
+
+class Reporter:
+    """A pytest plugin that records each test's outcome, message and duration."""
+
+    def __init__(self, module: curriculum.Module, package_dir: Path):
+        self.module, self.package_dir = module, package_dir
+        self.tests: list[dict] = []
+        self.collection_errors: list[str] = []
+        self._excinfo: dict[str, BaseException] = {}
+
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "exercise(id): the exercise of the module this test checks")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.excinfo is not None and report.failed:
+            self._excinfo[item.nodeid] = call.excinfo.value
+        marker = item.get_closest_marker("exercise")
+        report.exercise = marker.args[0] if marker else None
+        return report
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            error = self._excinfo.get(report.nodeid)
+            outcome = report.outcome if report.when == "call" else ("skipped" if report.skipped else "error")
+            self.tests.append({
+                "id": report.nodeid.split("::", 1)[-1],
+                "exercise": report.exercise,
+                "outcome": outcome,
+                "duration": round(report.duration, 6),
+                "message": _message(error, report)[:MESSAGE_LIMIT],
+                "traceback": format_exception(error, self.package_dir)[:MESSAGE_LIMIT * 2] if error else "",
+            })
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            error = getattr(report, "_tt_error", None)
+            self.collection_errors.append(str(report.longrepr)[-MESSAGE_LIMIT:] if error is None else error)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector):
+        report = yield
+        if report.failed and isinstance(collector, pytest.Module):
+            # Importing the test file imports the learner's package: show their error, not pytest's internals.
+            cause = _import_error(collector)
+            if cause is not None:
+                report._tt_error = format_exception(cause, self.package_dir)
+        return report
+
+
+def _import_error(collector) -> BaseException | None:
+    try:
+        collector._getobj()
+    except BaseException as exc:  # noqa: BLE001 - any error at import is the learner's to see
+        return exc.__cause__ or exc
+    return None
+
+
+def _message(error: BaseException | None, report) -> str:
+    if error is None:
+        return "" if report.passed else str(report.longrepr).strip().splitlines()[-1]
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return text
+
+
+def run_module_tests(module_id: str, package_dir: Path) -> dict:
+    """Run one module's tests with `package_dir` first on sys.path; return a JSON-ready result."""
+    module = curriculum.module(module_id)
+    package_dir = Path(package_dir).resolve()
+    reporter = Reporter(module, package_dir)
+    args = [str(module.test_file), "-p", "no:cacheprovider", "--capture=sys", "--import-mode=importlib",
+            "-q", "--rootdir", str(module.folder), "-c", str(Path(__file__).with_name("pytest.ini"))]
+    log = io.StringIO()
+    sys.path.insert(0, str(package_dir))
+    forget_package()
+    _forget_test_modules()
+    started = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            exit_code = int(pytest.main(args, plugins=[reporter]))
+    finally:
+        sys.path.remove(str(package_dir))
+        forget_package()
+    return summarise(module, reporter, exit_code, time.perf_counter() - started, log.getvalue())
+
+
+def _forget_test_modules() -> None:
+    """pytest keeps imported test files in sys.modules; a stale one would still hold the previous Tensor."""
+    folder = str(curriculum.CURRICULUM)
+    for name, mod in list(sys.modules.items()):
+        if (getattr(mod, "__file__", None) or "").startswith(folder):
+            del sys.modules[name]
+
+
+def summarise(module: curriculum.Module, reporter: Reporter, exit_code: int, seconds: float, log: str) -> dict:
+    counts = {k: sum(t["outcome"] == k for t in reporter.tests) for k in ("passed", "failed", "error", "skipped")}
+    exercises = []
+    for exercise in [*module.exercises, curriculum.Exercise(id=None, title="Other checks")]:
+        mine = [t for t in reporter.tests if t["exercise"] == exercise.id]
+        if mine or exercise.id is not None:
+            exercises.append({"id": exercise.id, "title": exercise.title,
+                              "passed": sum(t["outcome"] == "passed" for t in mine), "total": len(mine)})
+    all_passed = (exit_code == 0 and not reporter.collection_errors and counts["passed"] > 0
+                  and counts["passed"] == len(reporter.tests))
+    return {
+        "module": module.id,
+        "passed": all_passed,
+        "stopped": exit_code == pytest.ExitCode.INTERRUPTED,
+        "counts": {**counts, "total": len(reporter.tests)},
+        "duration": round(seconds, 4),
+        "exercises": exercises,
+        "tests": reporter.tests,
+        "collection_errors": reporter.collection_errors,
+        "log": log[-4000:],
+    }
