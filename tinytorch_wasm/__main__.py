@@ -3,15 +3,18 @@
   python -m tinytorch_wasm assemble DIR [--upto 01]        write the reference tinytorch package into DIR
   python -m tinytorch_wasm check DIR --module 01 [--json]   run module 01's tests against the package in DIR
   python -m tinytorch_wasm verify [--module 01]             reference passes, starter fails, mistakes are caught
+  python -m tinytorch_wasm milestone 1958 DIR [--json]      run a milestone against the package in DIR
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
 from . import curriculum
+from .milestones import milestone, run_milestone
 from .package import assemble
 from .testing import run_module_tests
 from .verify import verify
@@ -27,6 +30,14 @@ def _print_result(result: dict) -> None:
     print(f"{c['passed']} passed, {c['failed'] + c['error']} failed in {result['duration']:.2f}s")
 
 
+def _print_milestone(result: dict) -> None:
+    if result["error"]:
+        print(result["error"])
+    value = "not measured" if result["value"] is None else f"{result['value']:.3f}"
+    outcome = "stopped" if result["stopped"] else "reached" if result["passed"] else "NOT reached"
+    print(f"{result['metric']} {value}, target {result['target']}: {outcome} in {result['seconds']:.2f}s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tinytorch_wasm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = commands.add_parser("verify", help="check a module's tests against its reference, starter and mistakes")
     p.add_argument("--module", help="one module (default: all)")
+    p = commands.add_parser("milestone", help="run a milestone against a package; fails if it misses its target")
+    p.add_argument("id", help="the milestone's id or slug: 1958, perceptron, ...")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--json", action="store_true", help="print the result as JSON (the run's output goes to stderr)")
     args = parser.parse_args(argv)
 
     if args.command == "assemble":
@@ -53,6 +68,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         result = run_module_tests(module.id, args.dir)
         print(json.dumps(result, indent=1)) if args.json else _print_result(result)
+        return 0 if result["passed"] else 1
+    if args.command == "milestone":
+        try:
+            milestone(args.id)
+        except KeyError as exc:
+            print(exc.args[0], file=sys.stderr)
+            return 2
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            result = run_milestone(args.id, args.dir)
+        print(json.dumps(result, indent=1)) if args.json else _print_milestone(result)
         return 0 if result["passed"] else 1
     modules = [curriculum.module(args.module)] if args.module else curriculum.modules()
     failed = False

@@ -24,8 +24,8 @@ def profile(code: str, filename: str, package_dir: Path) -> dict:
         tracemalloc.stop()
     rows = []
     for (file, line, name), (_, calls, own, total, _) in pstats.Stats(profiler).stats.items():
-        if file.startswith(HARNESS) or name in ("<built-in method builtins.exec>", "disable"):
-            continue  # the harness's own frames are not the learner's cost
+        if file.startswith((HARNESS, "<frozen")) or name in ("<built-in method builtins.exec>", "disable"):
+            continue  # the harness's and the import system's frames are not the learner's cost
         shown = Path(file).name if file.startswith("/") else file
         rows.append({"function": name, "where": f"{shown}:{line}" if line else shown, "calls": calls,
                      "own_ms": round(own * 1e3, 3), "total_ms": round(total * 1e3, 3)})

@@ -5,6 +5,7 @@ The same function runs in the tab and behind `python -m tinytorch_wasm check`.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import sys
 import time
@@ -55,25 +56,17 @@ class Reporter:
 
     def pytest_collectreport(self, report):
         if report.failed:
-            error = getattr(report, "_tt_error", None)
-            self.collection_errors.append(str(report.longrepr)[-MESSAGE_LIMIT:] if error is None else error)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_make_collect_report(self, collector):
-        report = yield
-        if report.failed and isinstance(collector, pytest.Module):
-            # Importing the test file imports the learner's package: show their error, not pytest's internals.
-            cause = _import_error(collector)
-            if cause is not None:
-                report._tt_error = format_exception(cause, self.package_dir)
-        return report
+            self.collection_errors.append(str(report.longrepr)[-MESSAGE_LIMIT:])
 
 
-def _import_error(collector) -> BaseException | None:
+def _import_learner_file(module: curriculum.Module, package_dir: Path) -> str | None:
+    """Import the learner's file first, so an error in it is shown as theirs, not as pytest's collection trace."""
     try:
-        collector._getobj()
+        importlib.import_module(module.package_path.removesuffix(".py").replace("/", "."))
+    except KeyboardInterrupt:
+        raise  # Stop: reported as stopped, not as an error in the file
     except BaseException as exc:  # noqa: BLE001 - any error at import is the learner's to see
-        return exc.__cause__ or exc
+        return format_exception(exc, package_dir)
     return None
 
 
@@ -98,7 +91,12 @@ def run_module_tests(module_id: str, package_dir: Path) -> dict:
     started = time.perf_counter()
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            exit_code = int(pytest.main(args, plugins=[reporter]))
+            import_error = _import_learner_file(module, package_dir)
+            if import_error:
+                reporter.collection_errors.append(import_error)
+                exit_code = int(pytest.ExitCode.NO_TESTS_COLLECTED)
+            else:
+                exit_code = int(pytest.main(args, plugins=[reporter]))
     finally:
         sys.path.remove(str(package_dir))
         forget_package()

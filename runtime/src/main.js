@@ -7,7 +7,7 @@ import { makeRunnable } from "./experiments.js";
 import { el } from "./ui.js";
 
 const script = document.getElementById("tt-main");
-const root = new URL(script.dataset.root, location.href).href; // ends with "/"
+const root = new URL(".", new URL(script.dataset.root, location.href)).href; // the site root, ending in "/"
 const version = script.dataset.version;
 const pyodideVersion = script.dataset.pyodide;
 

@@ -16,8 +16,10 @@ export class Store extends EventTarget {
       this.backend.setItem(probe, "1");
       this.backend.removeItem(probe);
     } catch (error) {
-      this.backend = null;
-      this.setStatus("unavailable", error);
+      // Full storage can still be read (and may free up); disabled storage cannot be touched at all.
+      const full = error && error.name === "QuotaExceededError";
+      if (!full) this.backend = null;
+      this.setStatus(full ? "full" : "unavailable", error);
     }
     window.addEventListener("storage", (event) => {
       if (event.key && event.key.startsWith(this.prefix)) {

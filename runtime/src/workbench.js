@@ -194,12 +194,15 @@ export class Workbench {
   }
 
   watchStorage() {
-    this.store.addEventListener("status", ({ detail }) => {
-      const why = detail.status === "full" ? "is full" : "is unavailable (disabled or blocked)";
+    const warn = (status) => {
+      if (status === "ok") return;
+      const why = status === "full" ? "is full" : "is unavailable (disabled or blocked)";
       this.notice(`Your browser's storage ${why}: your work is kept in this tab only. Use Export on the Progress ` +
         "page to keep a copy before closing it.", "warning");
       this.setSaved("Kept in this tab only");
-    });
+    };
+    warn(this.store.status); // storage may have failed before this page was set up
+    this.store.addEventListener("status", ({ detail }) => warn(detail.status));
     this.store.addEventListener("unreadable", ({ detail }) => {
       this.notice(`Some saved data (${detail.key}) could not be read; it was kept aside under ${detail.aside}.`,
         "warning");

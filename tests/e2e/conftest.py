@@ -106,7 +106,8 @@ def set_editor(page, text: str):
 
 def run_tests(page) -> dict:
     """Click Run tests and return the counts the page shows."""
-    page.click("text=Run tests")
+    page.evaluate("delete document.querySelector('.tt-workbench').dataset.tests")
+    page.locator(".tt-buttons button", has_text="Run tests").click()
     page.wait_for_function("document.querySelector('.tt-workbench').dataset.tests !== undefined "
                            "&& window.tinytorch.runtime.state === 'ready'")
     return {"summary": page.inner_text(".tt-summary"),

