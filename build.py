@@ -158,7 +158,7 @@ def course_archive() -> bytes:
 def course_manifest() -> dict:
     """What the page needs about each module: its starter (for the editor and Reset) and its exercises."""
     sys.path.insert(0, str(ROOT))
-    from tinytorch_wasm import curriculum
+    from tinytorch_wasm import curriculum, milestones
     modules = []
     for m in curriculum.modules():
         starter = m.starter_source()
@@ -168,7 +168,10 @@ def course_manifest() -> dict:
                         "scratch": m.scratch,
                         "starter": starter, "starterHash": curriculum.source_hash(starter),
                         "url": f"modules/{m.id}-{m.slug}/"})
-    return {"schema": 1, "modules": modules}
+    landmarks = [{"id": m.id, "slug": m.slug, "title": m.title, "year": m.year, "requires": m.requires,
+                  "criterion": m.criterion, "metric": m.metric, "target": m.target, "summary": m.summary,
+                  "url": f"milestones/{m.id}-{m.slug}/"} for m in milestones.milestones()]
+    return {"schema": 1, "modules": modules, "milestones": landmarks}
 
 
 def build_site(assets_version: str, pyodide_version: str) -> None:

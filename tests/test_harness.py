@@ -141,3 +141,11 @@ def test_command_line_assembles_and_checks(tmp_path):
     (tmp_path / TENSOR.package_path).write_text(TENSOR.starter_source())
     checked = _cli("check", tmp_path, "--module", "01")
     assert checked.returncode == 1 and "0 passed" in checked.stdout
+
+
+def test_events_to_the_page_carry_no_nan(monkeypatch):
+    from tinytorch_wasm import host, plot
+    sent = []
+    monkeypatch.setattr(host, "tt_host", type("Host", (), {"emit": staticmethod(lambda k, j: sent.append(j))}))
+    plot.line([1, 2], {"loss": [float("nan"), float("inf")]}, title="diverged")
+    assert json.loads(sent[0])["series"]["loss"] == [None, None]

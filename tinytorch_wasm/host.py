@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 try:
     import tt_host  # registered by runtime/src/worker.js
@@ -9,9 +10,20 @@ except ImportError:
     tt_host = None
 
 
+def _finite(value):
+    """NaN and infinity become None: JSON has no such numbers, and the page must not choke on a diverged loss."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def emit(kind: str, payload: dict) -> None:
     """Send a structured event (a chart, a progress update) to the page, or summarise it on a terminal."""
     if tt_host is not None:
-        tt_host.emit(kind, json.dumps(payload))
+        tt_host.emit(kind, json.dumps(_finite(payload)))
     else:
         print(f"[{kind}] {payload.get('title', '')}: {json.dumps(payload)[:300]}")

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from . import curriculum
+from .milestones import milestone as find_milestone
+from .milestones import run_milestone
 from .package import assemble
 from .profiling import profile
 from .running import execute, run_file
@@ -59,7 +61,14 @@ def profile_code(module: str, learner: dict, code: str) -> dict:
     return {**profile(code, "<scratch>", PACKAGE_DIR), "sources": sources}
 
 
-ACTIONS = {"warm_up": warm_up, "versions": versions, "run": run, "test": test, "profile": profile_code}
+def milestone(milestone: str, learner: dict) -> dict:
+    """Run a milestone with the package up to the last module it needs: the learner's files, else the reference."""
+    sources = _assemble(find_milestone(milestone).requires, learner)
+    return {**run_milestone(milestone, PACKAGE_DIR), "sources": sources}
+
+
+ACTIONS = {"warm_up": warm_up, "versions": versions, "run": run, "test": test, "profile": profile_code,
+           "milestone": milestone}
 
 
 def handle(request: str) -> str:

@@ -40,7 +40,9 @@ export class ChartBoard {
   draw(spec) {
     const { data, series } = spec.kind === "scatter" ? scatterData(spec) : lineData(spec);
     const existing = this.charts.get(spec.title);
-    if (existing && existing.series.length === series.length + 1) {
+    const sameSeries = existing && existing.series.slice(1).map((x) => x.label).join("\n") ===
+      series.map((x) => x.label).join("\n");
+    if (sameSeries) {
       existing.setData(data);
       return;
     }

@@ -123,6 +123,12 @@ export class CourseState {
     return this.store.write("progress", progress);
   }
 
+  saveMilestone(milestoneId, result) {
+    const progress = this.progress();
+    progress.milestones[milestoneId] = result;
+    return this.store.write("progress", progress);
+  }
+
   /** Which source a module's file comes from when a later module runs: the learner's own, or the reference. */
   source(moduleId) {
     const chosen = (this.progress().modules[moduleId] || {}).source;

@@ -64,3 +64,32 @@ export class OutputPanel {
     if (reply.ok && result.ok) this.note(`${what} finished in ${seconds(result.duration)}.`);
   }
 }
+
+/** Python's start-up progress and state, for any panel that runs code. */
+export class RuntimeStatus {
+  constructor(runtime) {
+    this.progress = el("progress", { class: "tt-progress", max: "4", value: "0", "aria-label": "Python start-up" });
+    this.text = el("span", { class: "tt-runtime-status", role: "status" }, "Python: not started");
+    this.node = el("div", { class: "tt-bar" }, this.progress, this.text);
+    runtime.addEventListener("progress", ({ detail }) => {
+      this.progress.value = detail.step;
+      this.text.textContent = detail.step < detail.of ? `Starting Python: ${detail.text}…` : "Python ready";
+    });
+    runtime.addEventListener("state", ({ detail }) => {
+      if (detail.state === "ready" && detail.readyMs) {
+        this.text.textContent = `Python ready (${seconds(detail.readyMs / 1000)})`;
+        this.progress.hidden = true;
+      } else if (detail.state === "starting") {
+        this.progress.hidden = false;
+        this.progress.value = 0;
+        this.text.textContent = "Starting Python…";
+      } else if (detail.state === "failed") {
+        this.text.textContent = `Python could not start: ${detail.error}`;
+      }
+    });
+  }
+
+  memory(bytesUsed) {
+    this.text.textContent = `Python ready · memory ${bytes(bytesUsed)}`;
+  }
+}

@@ -2,7 +2,8 @@
 // a scratch cell, and the results. It knows nothing of Python beyond the requests PythonRuntime sends.
 import { createEditor } from "./editor.js";
 import { ChartBoard } from "./charts.js";
-import { el, seconds, bytes, OutputPanel } from "./ui.js";
+import { SourcePicker } from "./sources.js";
+import { el, seconds, bytes, OutputPanel, RuntimeStatus } from "./ui.js";
 
 const SAVE_DELAY_MS = 400;
 const TEST_TIME_LIMIT_MS = 60_000;
@@ -10,7 +11,6 @@ const TEST_TIME_LIMIT_MS = 60_000;
 export class Workbench {
   constructor(root, { module, course, state, store, runtime }) {
     Object.assign(this, { root, module, course, state, store, runtime });
-    this.earlier = course.modules.filter((m) => m.id < module.id);
     this.render();
     this.restoreCode();
     this.watchRuntime();
@@ -20,11 +20,10 @@ export class Workbench {
   // --- layout ---------------------------------------------------------------------------------------------
   render() {
     const m = this.module;
-    this.status = el("span", { class: "tt-runtime-status", role: "status" }, "Python: not started");
-    this.progress = el("progress", { class: "tt-progress", max: "4", value: "0", "aria-label": "Python start-up" });
+    this.status = new RuntimeStatus(this.runtime);
     this.saved = el("span", { class: "tt-saved", role: "status" });
     this.notices = el("div", { class: "tt-notices", "aria-live": "polite" });
-    this.sources = el("div", { class: "tt-sources" });
+    const sourceBox = el("div");
     const editorBox = el("div", { class: "tt-editor" });
     const scratchBox = el("div", { class: "tt-editor tt-scratch-editor" });
     this.buttons = {
@@ -60,8 +59,7 @@ export class Workbench {
     this.root.replaceChildren(
       el("div", { class: "tt-bar" },
         el("strong", {}, `Module ${m.id} · ${m.title}`), el("code", {}, m.packagePath), this.saved),
-      el("div", { class: "tt-bar" }, this.progress, this.status),
-      this.notices, this.sources, editorBox,
+      this.status.node, this.notices, sourceBox, editorBox,
       el("div", { class: "tt-buttons" }, this.buttons.run, this.buttons.test, this.buttons.profile,
         this.buttons.stop, this.buttons.reset),
       el("details", { class: "tt-scratch", open: true },
@@ -73,7 +71,8 @@ export class Workbench {
       onRun: () => this.runFile(), onChange: (text) => this.scheduleSave(text) });
     this.scratch = createEditor(scratchBox, { doc: m.scratch, label: "Scratch cell", minLines: 4,
       onRun: () => this.runScratch() });
-    this.renderSources();
+    this.sources = new SourcePicker(sourceBox, { modules: this.course.modules.filter((x) => x.id < m.id),
+      course: this.course, state: this.state, title: "Earlier modules this one builds on" });
     this.show("output");
   }
 
@@ -135,61 +134,17 @@ export class Workbench {
     this.setSaved("Starter");
   }
 
-  // --- which earlier modules come from the learner, which from the reference ------------------------------
-  renderSources() {
-    if (this.earlier.length === 0) {
-      this.sources.replaceChildren();
-      return;
-    }
-    const items = this.earlier.map((m) => {
-      const source = this.state.source(m.id);
-      const passing = (this.state.progress().modules[m.id] || {}).passed;
-      const label = source === "mine" ? (passing ? "yours (tests passing)" : "yours (tests not passing yet)")
-        : "reference implementation";
-      const toggle = el("button", { class: "tt-link", onclick: () => {
-        this.state.updateModule(m.id, { source: source === "mine" ? "reference" : "mine" });
-        this.renderSources();
-      }, disabled: source === "reference" && !this.state.code(m.id) }, source === "mine" ? "use reference" : "use mine");
-      return el("li", { "data-module": m.id, "data-source": source },
-        el("a", { href: `${this.course.root}${m.url}` }, `${m.id} ${m.title}`), `: ${label} `, toggle);
-    });
-    this.sources.replaceChildren(el("details", {},
-      el("summary", {}, "Earlier modules this one builds on: ",
-        el("span", { class: "tt-source-summary" }, this.earlier.map((m) =>
-          `${m.id} ${this.state.source(m.id) === "mine" ? "yours" : "reference"}`).join(", "))),
-      el("ul", {}, ...items)));
-  }
-
   learnerFiles() {
-    const files = { [this.module.id]: this.editor.text };
-    for (const m of this.earlier) {
-      const saved = this.state.code(m.id);
-      if (saved && this.state.source(m.id) === "mine") files[m.id] = saved.code;
-    }
-    return files;
+    return this.sources.learnerFiles({ [this.module.id]: this.editor.text });
   }
 
   // --- running ---------------------------------------------------------------------------------------------
   watchRuntime() {
-    this.runtime.addEventListener("progress", ({ detail }) => {
-      this.progress.value = detail.step;
-      this.status.textContent = detail.step < detail.of ? `Starting Python: ${detail.text}…` : "Python ready";
-    });
     this.runtime.addEventListener("state", ({ detail }) => {
       const busy = detail.state === "busy";
       this.buttons.stop.disabled = !busy;
       for (const key of ["run", "test", "profile", "scratch"]) this.buttons[key].disabled = busy;
       this.root.dataset.runtime = detail.state;
-      if (detail.state === "ready" && detail.readyMs) {
-        this.status.textContent = `Python ready (${seconds(detail.readyMs / 1000)})`;
-        this.progress.hidden = true;
-      } else if (detail.state === "starting") {
-        this.progress.hidden = false;
-        this.progress.value = 0;
-        this.status.textContent = "Starting Python…";
-      } else if (detail.state === "failed") {
-        this.status.textContent = `Python could not start: ${detail.error}`;
-      }
     });
   }
 
@@ -233,8 +188,8 @@ export class Workbench {
       onEvent: (kind, data) => kind === "chart" && this.charts.draw(data),
       ...options,
     });
-    if (reply.result && reply.result.sources) this.renderSources();
-    if (reply.wasmHeapBytes) this.status.textContent = `Python ready · memory ${bytes(reply.wasmHeapBytes)}`;
+    if (reply.result && reply.result.sources) this.sources.render();
+    if (reply.wasmHeapBytes) this.status.memory(reply.wasmHeapBytes);
     return reply;
   }
 

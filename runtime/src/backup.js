@@ -1,0 +1,72 @@
+// Export all of a learner's work and progress to one file, and import it back. An import is checked completely
+// before anything is written; a file that is too large, unreadable, from another app or another schema version
+// is refused with a message and changes nothing.
+import { SCHEMA } from "./storage.js";
+
+export const FORMAT = "tinytorch-browser-progress";
+export const MAX_BYTES = 5 * 1024 * 1024;
+const MAX_FILE_CHARS = 1024 * 1024;
+
+export function exportWork(state, course) {
+  const modules = {};
+  for (const m of course.modules) {
+    const saved = state.code(m.id);
+    if (saved) modules[m.id] = { code: saved.code, starterHash: saved.starterHash, updatedAt: saved.updatedAt };
+  }
+  return { format: FORMAT, schema: SCHEMA, exportedAt: new Date().toISOString(), modules,
+    progress: state.progress() };
+}
+
+export function download(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** The validated backup in `text`, or an Error whose message says what is wrong with the file. */
+export function parseBackup(text, course) {
+  if (text.length > MAX_BYTES) throw new Error(`the file is too large (${(text.length / 1e6).toFixed(1)} MB; ` +
+    `a course backup is at most ${MAX_BYTES / 1e6} MB)`);
+  let data;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new Error("the file is not a course backup (it is not valid JSON)");
+  }
+  if (!isObject(data) || data.format !== FORMAT) throw new Error("the file is not a TinyTorch course backup");
+  if (data.schema !== SCHEMA) {
+    throw new Error(`the backup uses version ${JSON.stringify(data.schema)} of the format; this course reads ` +
+      `version ${SCHEMA}`);
+  }
+  if (!isObject(data.modules) || !isObject(data.progress)) throw new Error("the backup is incomplete or damaged");
+  const known = new Set(course.modules.map((m) => m.id));
+  for (const [id, record] of Object.entries(data.modules)) {
+    if (!known.has(id)) throw new Error(`the backup holds a module this course does not have (${id.slice(0, 20)})`);
+    if (!isObject(record) || typeof record.code !== "string" || record.code.length > MAX_FILE_CHARS) {
+      throw new Error(`module ${id} in the backup is damaged`);
+    }
+  }
+  const { modules = {}, milestones = {} } = data.progress;
+  if (!isObject(modules) || !isObject(milestones)) throw new Error("the progress in the backup is damaged");
+  return data;
+}
+
+/** Replace the learner's work with the backup's; if storage refuses part of it, put everything back. */
+export function restoreBackup(state, course, backup) {
+  const before = { progress: state.progress(), codes: course.modules.map((m) => [m.id, state.code(m.id)]) };
+  const writes = [() => state.store.write("progress", { modules: backup.progress.modules || {},
+    milestones: backup.progress.milestones || {} })];
+  for (const m of course.modules) {
+    const record = backup.modules[m.id];
+    writes.push(() => (record ? state.saveCode(m.id, record.code, record.starterHash) : (state.resetCode(m.id), true)));
+  }
+  if (writes.every((write) => write())) return;
+  state.store.write("progress", before.progress);
+  for (const [id, saved] of before.codes) saved ? state.saveCode(id, saved.code, saved.starterHash) : state.resetCode(id);
+  throw new Error("the browser's storage refused to save it (full or disabled); nothing was changed");
+}
