@@ -49,7 +49,8 @@ export class PythonRuntime extends EventTarget {
         this.dispatchEvent(new CustomEvent("progress", { detail: message }));
         break;
       case "ready":
-        this.readyMs = performance.now() - this.startedAt;
+        this.readyAt = performance.now(); // since navigation: what a learner waits for, measured by the benchmark
+        this.readyMs = this.readyAt - this.startedAt;
         this.versions = message.versions;
         this.setState("ready", { timings: message.timings, readyMs: this.readyMs });
         this.onReady(message);
