@@ -5,6 +5,7 @@
     python build.py serve      build, then serve dist/ on http://127.0.0.1:8000/ (--port N, --no-isolation)
     python build.py bundle     build, then write tinytorch-course-offline.zip (the site, serve.py, how to open it)
     python build.py test       build, then run the whole test suite (extra arguments go to pytest)
+    python build.py bench      build, then measure the course in Chromium (--quick, --runs N); see bench-results/
 
 On a fresh machine the first run installs what it needs: a virtual environment in .venv (requirements.txt), the
 front-end packages (package-lock.json), and for `test` the Debian Chromium package.
@@ -239,11 +240,11 @@ def bundle() -> Path:
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "build"
-    if command not in ("build", "serve", "bundle", "test"):
+    if command not in ("build", "serve", "bundle", "test", "bench"):
         print(__doc__)
         return 2
     try:
-        ensure_environment(need_browser=command == "test")
+        ensure_environment(need_browser=command in ("test", "bench"))
         build()
     except BuildError as error:
         print(f"build failed: {error}", file=sys.stderr)
@@ -254,6 +255,10 @@ def main(argv: list[str]) -> int:
         sys.path.insert(0, str(ROOT / "runtime"))
         from serve import main as serve_main
         serve_main(["--dir", str(DIST), *argv[1:]])
+    elif command == "bench":
+        sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+        from benchmark import main as bench_main
+        return bench_main(argv[1:], offline_zip=bundle())
     elif command == "test":
         bundle()
         return subprocess.run([sys.executable, "-m", "pytest", "tests", *argv[1:]], cwd=ROOT).returncode

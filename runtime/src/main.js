@@ -28,32 +28,36 @@ function newRuntime() {
   });
 }
 
+// Each kind of panel: whether it needs Python, and how to set it up once the course description has loaded.
 const panels = {
-  ".tt-workbench": (node, context) => {
-    const runtime = newRuntime();
-    runtime.start().catch(() => {}); // boot while the course manifest and editor are set up
+  ".tt-workbench": (node, context, runtime) => {
     const module = context.course.modules.find((m) => m.id === node.dataset.module);
     const workbench = new Workbench(node, { ...context, module, runtime });
     makeRunnable(workbench);
     return { runtime, workbench };
   },
-  ".tt-milestone": (node, context) => {
-    const runtime = newRuntime();
-    runtime.start().catch(() => {});
+  ".tt-milestone": (node, context, runtime) => {
     const milestone = context.course.milestones.find((m) => m.id === node.dataset.milestone);
     return { runtime, milestone: new MilestonePanel(node, { ...context, milestone, runtime }) };
   },
   ".tt-progress-page": (node, context) => ({ progress: new ProgressPage(node, context) }),
 };
 
+const needsPython = new Set([".tt-workbench", ".tt-milestone"]);
+
 async function start(selector, node) {
+  let runtime = null;
+  if (needsPython.has(selector)) {
+    runtime = newRuntime();
+    runtime.start().catch(() => {}); // boot first: it is the long pole, everything else happens meanwhile
+  }
   const response = await fetch(`${root}course/course.json?v=${version}`);
   if (!response.ok) throw new Error(`the course description did not load (${response.status})`);
   const course = { ...(await response.json()), root };
   const store = new Store(new URL(root).pathname);
   const context = { course, store, state: new CourseState(store) };
   // Exposed for the curious learner's console and for the browser tests.
-  window.tinytorch = { ...context, ...panels[selector](node, context) };
+  window.tinytorch = { ...context, ...panels[selector](node, context, runtime) };
 }
 
 registerServiceWorker();

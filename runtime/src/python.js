@@ -52,6 +52,7 @@ export class PythonRuntime extends EventTarget {
         this.readyAt = performance.now(); // since navigation: what a learner waits for, measured by the benchmark
         this.readyMs = this.readyAt - this.startedAt;
         this.versions = message.versions;
+        this.timings = message.timings;
         this.setState("ready", { timings: message.timings, readyMs: this.readyMs });
         this.onReady(message);
         break;

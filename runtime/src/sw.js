@@ -40,20 +40,29 @@ function isolated(response) {
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
+// Only documents and worker scripts need the isolation headers; everything else passes through untouched, which
+// also keeps Chromium's compiled-WebAssembly cache working for the runtime.
+const needsHeaders = (request) => request.mode === "navigate" || request.destination === "worker";
+
+async function fromCache(path) {
+  const cache = await caches.open(cacheFor(path));
+  return cache.match(new URL(path, scope).href, { ignoreSearch: true });
+}
+
 async function respond(request) {
   const url = new URL(request.url);
   let path = url.pathname.slice(scope.pathname.length);
   if (path === "" || path.endsWith("/")) path += "index.html";
-  const cache = await caches.open(cacheFor(path));
-  const cached = await cache.match(new URL(path, scope).href, { ignoreSearch: true });
-  if (cached) return isolated(cached);
-  try {
-    return isolated(await fetch(request));
-  } catch (error) {
-    const fallback = request.mode === "navigate" && (await cache.match(new URL("index.html", scope).href));
-    if (fallback) return isolated(fallback);
-    throw error;
+  let response;
+  if (path.startsWith(RUNTIME_PREFIX)) {
+    // Versioned and immutable: the browser's HTTP cache answers at once when online; the copy here serves offline.
+    response = await fetch(request).catch(() => fromCache(path));
+  } else {
+    response = (await fromCache(path)) || (await fetch(request).catch(() => null));
   }
+  if (!response && request.mode === "navigate") response = await fromCache("index.html");
+  if (!response) return Response.error();
+  return needsHeaders(request) ? isolated(response) : response;
 }
 
 self.addEventListener("fetch", (event) => {

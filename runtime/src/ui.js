@@ -75,18 +75,20 @@ export class RuntimeStatus {
       this.progress.value = detail.step;
       this.text.textContent = detail.step < detail.of ? `Starting Python: ${detail.text}…` : "Python ready";
     });
-    runtime.addEventListener("state", ({ detail }) => {
-      if (detail.state === "ready" && detail.readyMs) {
-        this.text.textContent = `Python ready (${seconds(detail.readyMs / 1000)})`;
-        this.progress.hidden = true;
-      } else if (detail.state === "starting") {
-        this.progress.hidden = false;
-        this.progress.value = 0;
-        this.text.textContent = "Starting Python…";
-      } else if (detail.state === "failed") {
-        this.text.textContent = `Python could not start: ${detail.error}`;
-      }
-    });
+    runtime.addEventListener("state", ({ detail }) => this.show(detail));
+    this.show({ state: runtime.state, readyMs: runtime.readyMs }); // it may have started before this panel
+  }
+
+  show(detail) {
+    if (detail.state === "ready" && detail.readyMs) {
+      this.text.textContent = `Python ready (${seconds(detail.readyMs / 1000)})`;
+      this.progress.hidden = true;
+    } else if (detail.state === "starting") {
+      this.progress.hidden = false;
+      this.text.textContent = "Starting Python…";
+    } else if (detail.state === "failed") {
+      this.text.textContent = `Python could not start: ${detail.error}`;
+    }
   }
 
   memory(bytesUsed) {

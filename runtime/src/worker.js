@@ -65,9 +65,11 @@ async function boot({ pyodideUrl, courseUrl, interruptBuffer }) {
   });
   if (interruptBuffer) py.setInterruptBuffer(interruptBuffer);
   py.runPython("import sys; sys.path.insert(0, '/course')");
+  timings.course = performance.now() - started - timings.python - timings.packages;
   handle = py.pyimport("tinytorch_wasm.tab").handle;
   handle(JSON.stringify({ action: "warm_up", payload: {} })); // import pytest and NumPy now, not at the first click
   timings.total = performance.now() - started;
+  timings.harness = timings.total - timings.python - timings.packages - timings.course;
   post({ type: "progress", step: 4, of: 4, text: "Ready" });
   post({ type: "ready", timings, versions: JSON.parse(handle(JSON.stringify({ action: "versions", payload: {} }))).result });
   self.pyodide = py;
