@@ -124,3 +124,22 @@ def test_a_bad_import_is_refused_and_changes_nothing(server, browser_profile, tm
     message = page.inner_text(".tt-notices")
     assert reason in message and "Nothing was changed" in message
     assert page.evaluate("JSON.stringify(Object.entries(localStorage).sort())") == before
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: f"{m.id}-{m.slug}")
+def test_every_lesson_measurement_runs_in_the_tab(server, browser_profile, module):
+    """Each ```{.python .tt-run} block of each lesson runs with the reference package and draws what it promises."""
+    page = open_module(browser_profile(), module_url(server, module))
+    set_editor(page, module.reference_source())
+    blocks = page.locator(".tt-experiment")
+    assert blocks.count() >= 1
+    for i in range(blocks.count()):
+        block = blocks.nth(i)
+        code = block.evaluate("node => node.previousElementSibling.textContent")
+        block.locator(".tt-run-button").click()
+        page.wait_for_function("button => !button.disabled", arg=block.locator(".tt-run-button").element_handle(),
+                               timeout=180_000)
+        output = block.locator(".tt-output").inner_text()
+        assert "Measurement finished" in output and block.locator(".tt-error").count() == 0, output[-2000:]
+        if "plot." in code:
+            assert block.locator(".tt-chart").count() >= 1, f"block {i} of module {module.id} drew no chart"
