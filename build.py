@@ -136,9 +136,11 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
 def bundle_front_end(out: Path) -> None:
     """The page script and the worker, bundled from runtime/src with esbuild (packages from package-lock.json)."""
     esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
-    for entry in ("main.js", "worker.js"):
-        _run(esbuild, ROOT / "runtime" / "src" / entry, "--bundle", "--format=esm", "--minify", "--sourcemap",
-             "--target=es2020", "--log-level=warning", f"--outfile={out / entry}")
+    common = ["--bundle", "--format=esm", "--minify", "--sourcemap", "--target=es2020", "--log-level=warning"]
+    # The page script is split: what starts Python loads first, each panel's code (editor, charts) on demand.
+    _run(esbuild, ROOT / "runtime" / "src" / "main.js", *common, "--splitting", "--chunk-names=chunk-[hash]",
+         f"--outdir={out}")
+    _run(esbuild, ROOT / "runtime" / "src" / "worker.js", *common, f"--outfile={out / 'worker.js'}")
     shutil.copy(ROOT / "runtime" / "src" / "course.css", out / "course.css")
     shutil.copy(ROOT / "node_modules" / "uplot" / "dist" / "uPlot.min.css", out / "uplot.css")
 

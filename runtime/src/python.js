@@ -39,6 +39,7 @@ export class PythonRuntime extends EventTarget {
 
   setState(state, detail = {}) {
     this.state = state;
+    this.error = detail.error;
     this.dispatchEvent(new CustomEvent("state", { detail: { state, ...detail } }));
   }
 

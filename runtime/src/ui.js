@@ -76,7 +76,7 @@ export class RuntimeStatus {
       this.text.textContent = detail.step < detail.of ? `Starting Python: ${detail.text}…` : "Python ready";
     });
     runtime.addEventListener("state", ({ detail }) => this.show(detail));
-    this.show({ state: runtime.state, readyMs: runtime.readyMs }); // it may have started before this panel
+    this.show({ state: runtime.state, readyMs: runtime.readyMs, error: runtime.error }); // it may predate this panel
   }
 
   show(detail) {

@@ -41,7 +41,9 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown, page, config, files):
-    """`<!-- module-list -->` on a page becomes the list of modules."""
+    """Pages with a workbench or a milestone start Python as early as they can; `<!-- module-list -->` on a page
+    becomes the list of modules and milestones."""
+    page.meta["python"] = 'class="tt-workbench"' in markdown or 'class="tt-milestone"' in markdown
     if "<!-- module-list -->" not in markdown:
         return markdown
     rows = ["| # | Module | What you build |", "|---|---|---|"]
