@@ -122,14 +122,30 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
             files[entry["file_name"]] = data
             lock["packages"][name] = entry
 
-    for pin in pins["wheel"]:
-        path = fetch(pin["url"], pin["sha256"], cache)
+    wheels = [fetch(pin["url"], pin["sha256"], cache) for pin in pins["wheel"]]
+    compiled = precompiled(wheels, {**files, "pyodide-lock.json": json.dumps(official).encode()}, cache)
+    for pin, path in zip(pins["wheel"], compiled):
         files[path.name] = path.read_bytes()
         lock["packages"][pin["name"]] = {
             "name": pin["name"], "version": path.name.split("-")[1], "file_name": path.name,
-            "install_dir": "site", "sha256": pin["sha256"], "package_type": "package",
+            "install_dir": "site", "sha256": sha256_of(path), "package_type": "package",
             "imports": pin["imports"], "depends": pin["depends"], "unvendored_tests": False, "shared_library": False}
     return files, lock
+
+
+def precompiled(wheels: list[Path], core: dict[str, bytes], cache: Path) -> list[Path]:
+    """The pure-Python wheels with bytecode instead of source, compiled once by the tab's own Python (in Node)."""
+    key = hashlib.sha256("".join(sha256_of(w) for w in wheels).encode() + (ROOT / "runtime" / "precompile.mjs")
+                         .read_bytes() + core["pyodide.asm.wasm"][:1 << 16]).hexdigest()[:16]
+    out = cache / f"precompiled-{key}"
+    if not out.is_dir():
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, data in core.items():
+                (Path(tmp) / name).write_bytes(data)
+            (Path(tmp) / "out").mkdir()
+            _run("node", ROOT / "runtime" / "precompile.mjs", tmp, Path(tmp) / "out", *wheels)
+            shutil.copytree(Path(tmp) / "out", out)
+    return [out / w.name for w in wheels]
 
 
 # --- the pieces of the site -------------------------------------------------------------------------------------
