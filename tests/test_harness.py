@@ -1,7 +1,9 @@
 """The harness on CPython: package assembly, the test reporter, running code, profiling, and the command line."""
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -149,3 +151,92 @@ def test_events_to_the_page_carry_no_nan(monkeypatch):
     monkeypatch.setattr(host, "tt_host", type("Host", (), {"emit": staticmethod(lambda k, j: sent.append(j))}))
     plot.line([1, 2], {"loss": [float("nan"), float("inf")]}, title="diverged")
     assert json.loads(sent[0])["series"]["loss"] == [None, None]
+
+
+# --- what learner code can do to the harness: runaway recursion, exits, tampering --------------------------------
+
+def test_a_runaway_recursion_is_reported_in_a_few_lines_and_quickly(tmp_path):
+    """100 000 frames: CPython's traceback module alone needs seconds, and the tab is ten times slower."""
+    code = "import sys\nsys.setrecursionlimit(100_000)\ndef f(n):\n    return f(n + 1)\nf(0)\n"
+    started = time.perf_counter()
+    result = execute(code, "<scratch>", tmp_path)
+    assert time.perf_counter() - started < 5
+    assert "RecursionError" in result["error"] and "[Previous line repeated" in result["error"]
+    assert len(result["error"].splitlines()) < 20
+
+
+def test_sys_exit_zero_is_a_note_not_an_error(tmp_path, capsys):
+    result = execute("print('before')\nimport sys\nsys.exit()\nprint('after')", "<scratch>", tmp_path)
+    assert result["ok"] and "called sys.exit()" in result["note"]
+    assert capsys.readouterr().out == "before\n"
+
+
+@pytest.mark.parametrize("code", ["raise MemoryError()", "raise ValueError('array is too big; more than 2 GB')"])
+def test_running_out_of_memory_explains_the_tabs_limits(tmp_path, code):
+    result = execute(code, "<scratch>", tmp_path)
+    assert not result["ok"] and "more memory than the tab can give" in result["error"]
+
+
+def test_reading_stdin_says_why_it_cannot():
+    with pytest.raises(RuntimeError, match="cannot wait for typing"):
+        tab._NoStdin().readline()
+
+
+def test_the_fingerprint_sees_replaced_functions_and_changed_files(tmp_path, monkeypatch):
+    from tinytorch_wasm import testing
+    from tinytorch_wasm.integrity import Fingerprint
+    (tmp_path / "test_x.py").write_text("def test_x(): pass\n")
+    (tmp_path / "keep.py").write_text("")
+    fingerprint = Fingerprint(tmp_path)
+    assert fingerprint.changed() == []
+    monkeypatch.setattr(testing, "summarise", lambda *args: {"passed": True})
+    monkeypatch.setattr(testing.Reporter, "pytest_runtest_logreport", lambda self, report: None)
+    monkeypatch.setattr(testing.run_module_tests, "__code__", (lambda module_id, package_dir: {}).__code__)
+    (tmp_path / "test_x.py").write_text("def test_y(): pass\n")
+    (tmp_path / "keep.py").unlink()
+    (tmp_path / "conftest.py").write_text("")
+    assert fingerprint.changed() == [
+        "tinytorch_wasm.testing.Reporter.pytest_runtest_logreport", "tinytorch_wasm.testing.summarise",
+        "tinytorch_wasm.testing.run_module_tests.__code__", f"{tmp_path}/conftest.py (added)",
+        f"{tmp_path}/keep.py (deleted)", f"{tmp_path}/test_x.py (changed)"]
+    monkeypatch.undo()
+
+
+def test_honest_test_runs_change_nothing_the_fingerprint_watches(tmp_path):
+    """As in the tab: fingerprint, then run tests (failing and passing); a fresh process, with no outer pytest."""
+    script = f"""
+import sys
+from pathlib import Path
+from tinytorch_wasm import curriculum, tab
+from tinytorch_wasm.integrity import Fingerprint
+from tinytorch_wasm.package import assemble
+from tinytorch_wasm.testing import run_module_tests
+tab.warm_up()
+fingerprint = Fingerprint()
+for source in (curriculum.module("01").starter_source(), curriculum.module("01").reference_source()):
+    assemble(Path({str(tmp_path)!r}), {{"01": source}}, upto="01")
+    run_module_tests("01", Path({str(tmp_path)!r}))
+print(fingerprint.changed())
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_ending_the_session_early_is_no_pass(tmp_path):
+    """pytest.exit(returncode=0) from learner code ends the run with exit code 0 after the tests so far passed."""
+    source = TENSOR.reference_source() + ("\nimport pytest\n\ndef _leave(self, other):\n"
+                                          "    pytest.exit('done', returncode=0)\n\nTensor.matmul = _leave\n")
+    assemble(tmp_path, {"01": source}, upto="01")
+    result = run_module_tests("01", tmp_path)
+    assert not result["passed"] and result["counts"]["failed"] == 0
+    assert result["counts"]["not_run"] > 0 and result["counts"]["total"] >= 15
+
+
+def test_pytest_options_in_the_environment_do_not_reach_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-k nothing_is_called_this")
+    source = "import os\nos.environ['PYTEST_PLUGINS'] = 'no_such_plugin'\n" + TENSOR.reference_source()
+    assemble(tmp_path, {"01": source}, upto="01")
+    result = run_module_tests("01", tmp_path)
+    assert result["passed"] and result["counts"]["total"] >= 15
+    assert os.environ["PYTEST_ADDOPTS"] == "-k nothing_is_called_this", "the caller's environment was not restored"

@@ -27,10 +27,15 @@ def compile_snippet(code: str, filename: str):
     return compile(code, filename, "exec")
 
 
+MEMORY_HINT = ("(Your code asked for more memory than the tab can give: its Python is 32-bit WebAssembly, where one "
+               "array holds at most 2 GB and all memory together about 4 GB. Try smaller arrays; Python is still "
+               "usable.)\n")
+
+
 def execute(code: str, filename: str, package_dir: Path) -> dict:
     """Run `code` as __main__; never raises: every outcome becomes data the page can show."""
     started = time.perf_counter()
-    error, stopped = None, False
+    error, stopped, note = None, False, None
     with package_on_path(package_dir):
         try:
             compiled = compile_snippet(code, filename)
@@ -38,16 +43,19 @@ def execute(code: str, filename: str, package_dir: Path) -> dict:
         except KeyboardInterrupt:
             stopped, error = True, "Stopped: KeyboardInterrupt."
         except SystemExit as exc:
+            status = "" if exc.code is None else repr(exc.code)
+            note = f"Your code called sys.exit({status}): the lines after it did not run."
             if exc.code not in (None, 0):
-                error = f"Your code called sys.exit({exc.code!r})."
-        except MemoryError:
-            error = ("MemoryError: your code asked for more memory than the tab can give. "
-                     "Try smaller arrays; the runtime is still usable.")
+                error, note = note, None
+        except MemoryError as exc:
+            error = format_exception(exc, package_dir) + MEMORY_HINT
         except RecursionError as exc:
             error = format_exception(exc, package_dir) + "(Too deep a recursion: look for a call with no end.)\n"
         except BaseException as exc:  # noqa: BLE001 - the learner's error is a result, not a crash
             error = format_exception(exc, package_dir)
-    return {"ok": error is None, "error": error, "stopped": stopped,
+            if isinstance(exc, ValueError) and "array is too big" in str(exc):  # NumPy's words for over 2 GB
+                error += MEMORY_HINT
+    return {"ok": error is None, "error": error, "stopped": stopped, "note": note,
             "duration": round(time.perf_counter() - started, 4)}
 
 

@@ -5,7 +5,10 @@ Every request carries the learner's files, so a fresh worker (after Stop had to 
 from __future__ import annotations
 
 import builtins
+import importlib
+import io
 import json
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -18,10 +21,23 @@ from .running import execute, run_file
 from .testing import run_module_tests
 
 PACKAGE_DIR = Path("/home/pyodide/learner")
+NO_INPUT = "cannot wait for typing in the course runtime: give the value in your code instead."
 
 
 def _no_input(prompt=""):
-    raise RuntimeError("input() cannot wait for typing in the course runtime: give the value in your code instead.")
+    raise RuntimeError(f"input() {NO_INPUT}")
+
+
+class _NoStdin(io.TextIOBase):
+    """sys.stdin: reading it says why, instead of Pyodide's bare I/O error."""
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        raise RuntimeError(f"Reading sys.stdin {NO_INPUT}")
+
+    readline = read
 
 
 def _assemble(module: str, learner: dict) -> dict:
@@ -30,8 +46,14 @@ def _assemble(module: str, learner: dict) -> dict:
 
 def warm_up() -> dict:
     builtins.input = _no_input
+    sys.stdin = _NoStdin()
+    import _pytest
     import numpy  # noqa: F401 - imported now so the first click is fast
     import pytest  # noqa: F401
+    # pytest imports some of its parts only when it first runs: import them all now, so that the first run is
+    # faster and the worker's integrity fingerprint (taken next) covers them.
+    for part in pkgutil.walk_packages(_pytest.__path__, "_pytest."):
+        importlib.import_module(part.name)
     return {}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,10 +28,14 @@ class Reporter:
         self.module, self.package_dir = module, package_dir
         self.tests: list[dict] = []
         self.collection_errors: list[str] = []
+        self.collected = 0
         self._excinfo: dict[str, BaseException] = {}
 
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "exercise(id): the exercise of the module this test checks")
+
+    def pytest_collection_finish(self, session):
+        self.collected = len(session.items)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -70,6 +75,21 @@ def _import_learner_file(module: curriculum.Module, package_dir: Path) -> str | 
     return None
 
 
+@contextlib.contextmanager
+def _clean_environment():
+    """pytest reads options and plugins from the environment: run it without any. The learner's file, imported just
+    before, could have put some there (and on CPython the caller's own PYTEST_ADDOPTS must not leak in)."""
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith("PYTEST_")]:
+        del os.environ[name]
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def _message(error: BaseException | None, report) -> str:
     if error is None:
         return "" if report.passed else str(report.longrepr).strip().splitlines()[-1]
@@ -82,8 +102,10 @@ def run_module_tests(module_id: str, package_dir: Path) -> dict:
     module = curriculum.module(module_id)
     package_dir = Path(package_dir).resolve()
     reporter = Reporter(module, package_dir)
+    # --tb=native: the page shows the Reporter's tracebacks, and pytest's default ones cost a second per failure in
+    # the tab (and minutes for a deep recursion, whose frames it compares pairwise).
     args = [str(module.test_file), "-p", "no:cacheprovider", "--capture=sys", "--import-mode=importlib",
-            "-q", "--rootdir", str(module.folder), "-c", str(Path(__file__).with_name("pytest.ini"))]
+            "-q", "--tb=native", "--rootdir", str(module.folder), "-c", str(Path(__file__).with_name("pytest.ini"))]
     log = io.StringIO()
     sys.path.insert(0, str(package_dir))
     forget_package()
@@ -96,7 +118,8 @@ def run_module_tests(module_id: str, package_dir: Path) -> dict:
                 reporter.collection_errors.append(import_error)
                 exit_code = int(pytest.ExitCode.NO_TESTS_COLLECTED)
             else:
-                exit_code = int(pytest.main(args, plugins=[reporter]))
+                with _clean_environment():
+                    exit_code = int(pytest.main(args, plugins=[reporter]))
     finally:
         sys.path.remove(str(package_dir))
         forget_package()
@@ -119,13 +142,15 @@ def summarise(module: curriculum.Module, reporter: Reporter, exit_code: int, sec
         if mine or exercise.id is not None:
             exercises.append({"id": exercise.id, "title": exercise.title,
                               "passed": sum(t["outcome"] == "passed" for t in mine), "total": len(mine)})
+    ran = len(reporter.tests)
+    # Every collected test must have run and passed: code that ends the session early (pytest.exit) is no pass.
     all_passed = (exit_code == 0 and not reporter.collection_errors and counts["passed"] > 0
-                  and counts["passed"] == len(reporter.tests))
+                  and counts["passed"] == ran == reporter.collected)
     return {
         "module": module.id,
         "passed": all_passed,
         "stopped": exit_code == pytest.ExitCode.INTERRUPTED,
-        "counts": {**counts, "total": len(reporter.tests)},
+        "counts": {**counts, "not_run": max(reporter.collected - ran, 0), "total": max(reporter.collected, ran)},
         "duration": round(seconds, 4),
         "exercises": exercises,
         "tests": reporter.tests,

@@ -1,7 +1,7 @@
 // Export all of a learner's work and progress to one file, and import it back. An import is checked completely
 // before anything is written; a file that is too large, unreadable, from another app or another schema version
 // is refused with a message and changes nothing.
-import { SCHEMA } from "./storage.js";
+import { SCHEMA, isObject, validCode, validProgress } from "./storage.js";
 
 export const FORMAT = "tinytorch-browser-progress";
 export const MAX_BYTES = 5 * 1024 * 1024;
@@ -26,12 +26,15 @@ export function download(name, text) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+/** Refuse a file by its size alone, before any of it is read. */
+export function checkSize(bytes) {
+  if (bytes > MAX_BYTES) throw new Error(`the file is too large (${(bytes / 1e6).toFixed(1)} MB; ` +
+    `a course backup is at most ${MAX_BYTES / 1e6} MB)`);
+}
 
 /** The validated backup in `text`, or an Error whose message says what is wrong with the file. */
 export function parseBackup(text, course) {
-  if (text.length > MAX_BYTES) throw new Error(`the file is too large (${(text.length / 1e6).toFixed(1)} MB; ` +
-    `a course backup is at most ${MAX_BYTES / 1e6} MB)`);
+  checkSize(text.length);
   let data;
   try {
     data = JSON.parse(text);
@@ -47,12 +50,12 @@ export function parseBackup(text, course) {
   const known = new Set(course.modules.map((m) => m.id));
   for (const [id, record] of Object.entries(data.modules)) {
     if (!known.has(id)) throw new Error(`the backup holds a module this course does not have (${id.slice(0, 20)})`);
-    if (!isObject(record) || typeof record.code !== "string" || record.code.length > MAX_FILE_CHARS) {
+    if (!isObject(record) || !validCode(record) || record.code.length > MAX_FILE_CHARS) {
       throw new Error(`module ${id} in the backup is damaged`);
     }
   }
   const { modules = {}, milestones = {} } = data.progress;
-  if (!isObject(modules) || !isObject(milestones)) throw new Error("the progress in the backup is damaged");
+  if (!validProgress({ modules, milestones })) throw new Error("the progress in the backup is damaged");
   return data;
 }
 

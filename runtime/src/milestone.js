@@ -2,13 +2,14 @@
 // keeps the result (even a partial one after Stop) in the learner's progress.
 import { ChartBoard } from "./charts.js";
 import { SourcePicker } from "./sources.js";
-import { el, seconds, OutputPanel, RuntimeStatus } from "./ui.js";
+import { el, seconds, reportStorage, OutputPanel, RuntimeStatus } from "./ui.js";
 
 const percent = (v) => (v === null || v === undefined ? "n/a" : `${(100 * v).toFixed(1)} %`);
 
 export class MilestonePanel {
   constructor(root, { milestone, course, state, runtime }) {
     Object.assign(this, { root, milestone, course, state, runtime });
+    const notices = el("div", { class: "tt-notices", "aria-live": "polite" });
     const m = milestone;
     this.status = new RuntimeStatus(runtime);
     this.live = el("p", { class: "tt-live", role: "status" });
@@ -21,12 +22,13 @@ export class MilestonePanel {
     root.replaceChildren(
       el("div", { class: "tt-bar" }, el("strong", {}, `${m.year} · ${m.title}`),
         el("span", {}, `Success: ${m.criterion}`)),
-      this.status.node, sourceBox, el("div", { class: "tt-buttons" }, this.run, this.stopButton),
+      this.status.node, notices, sourceBox, el("div", { class: "tt-buttons" }, this.run, this.stopButton),
       this.live, this.verdict, charts, output);
     this.sources = new SourcePicker(sourceBox, { modules: course.modules.filter((x) => x.id <= m.requires),
       course, state, title: "Your package for this run" });
     this.charts = new ChartBoard(charts);
     this.output = new OutputPanel(output);
+    reportStorage(state.store, notices);
     this.showSaved();
     runtime.addEventListener("state", ({ detail }) => {
       this.run.disabled = detail.state === "busy";

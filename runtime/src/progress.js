@@ -1,6 +1,6 @@
 // The Progress page: every module's state and every milestone's result, with export and import of all work.
-import { exportWork, download, parseBackup, restoreBackup, MAX_BYTES } from "./backup.js";
-import { el, seconds } from "./ui.js";
+import { exportWork, download, parseBackup, restoreBackup, checkSize } from "./backup.js";
+import { el, seconds, reportStorage } from "./ui.js";
 
 const date = (iso) => (iso ? new Date(iso).toLocaleDateString() : "");
 
@@ -8,6 +8,7 @@ export class ProgressPage {
   constructor(root, { course, state }) {
     Object.assign(this, { root, course, state });
     this.message = el("div", { class: "tt-notices", role: "status", "aria-live": "polite" });
+    const storageNotices = el("div", { class: "tt-notices", "aria-live": "polite" });
     this.tables = el("div");
     const file = el("input", { type: "file", accept: ".json,application/json", class: "tt-import-file",
       "aria-label": "Import a course backup", onchange: () => this.importFile(file) });
@@ -15,7 +16,8 @@ export class ProgressPage {
       el("div", { class: "tt-buttons" },
         el("button", { class: "md-button md-button--primary", onclick: () => this.exportFile() }, "Export all work"),
         el("label", { class: "md-button" }, "Import a backup… ", file)),
-      this.message, this.tables);
+      this.message, storageNotices, this.tables);
+    reportStorage(state.store, storageNotices);
     this.render();
     state.store.addEventListener("external-change", () => this.render());
   }
@@ -71,7 +73,7 @@ export class ProgressPage {
     input.value = "";
     if (!file) return;
     try {
-      if (file.size > MAX_BYTES) throw new Error(`the file is too large (${(file.size / 1e6).toFixed(1)} MB)`);
+      checkSize(file.size); // before reading: a huge file must not be loaded into memory
       const backup = parseBackup(await file.text(), this.course);
       const count = Object.keys(backup.modules).length;
       if (!window.confirm(`Replace the work in this browser with the backup from ${date(backup.exportedAt)} ` +

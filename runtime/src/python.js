@@ -70,6 +70,7 @@ export class PythonRuntime extends EventTarget {
         break;
       case "result":
         if (pending) this.settle({ ...message.reply, wasmHeapBytes: message.reply.wasmHeapBytes });
+        if (message.reply.tampered) this.restart(); // learner code changed the harness: only a fresh Python is trusted
         break;
       case "fatal":
         this.crashed(message.error);
@@ -77,7 +78,8 @@ export class PythonRuntime extends EventTarget {
     }
   }
 
-  /** Run an action in the worker; resolves with {ok, result | error, stopped?, restarted?}. One at a time. */
+  /** Run an action in the worker; resolves with {ok, result | error, stopped?, restarted?, tampered?}, and after a
+   * Stop or time-out with its {reason, timedOut}. One at a time. */
   async request(action, payload, { onOutput, onEvent, timeoutMs } = {}) {
     if (this.pending) throw new Error("Python is busy: wait, or press Stop");
     await this.start();
@@ -90,7 +92,7 @@ export class PythonRuntime extends EventTarget {
     this.worker.postMessage({ type: "request", id, action, payload });
     if (timeoutMs) {
       const timer = setTimeout(() => {
-        if (this.pending && this.pending.id === id) this.stop(`took longer than ${Math.round(timeoutMs / 1000)} s`);
+        if (this.pending && this.pending.id === id) this.stop(`took longer than ${timeoutMs / 1000} s`, true);
       }, timeoutMs);
       reply.finally(() => clearTimeout(timer));
     }
@@ -101,13 +103,14 @@ export class PythonRuntime extends EventTarget {
     const pending = this.pending;
     this.pending = null;
     if (this.state === "busy") this.setState("ready");
-    pending.resolve(reply);
+    pending.resolve({ ...reply, ...pending.stopped });
   }
 
   /** Stop the running request. Resolves with how it was stopped: "interrupt" or "restart". */
-  async stop(reason = "you pressed Stop") {
+  async stop(reason = "you pressed Stop", timedOut = false) {
     if (!this.pending) return null;
     const pending = this.pending;
+    pending.stopped = { reason, timedOut }; // the reply says why it ended early
     const started = performance.now();
     if (this.interrupt) {
       this.interrupt[0] = 2; // SIGINT: Python raises KeyboardInterrupt at its next check
@@ -123,10 +126,9 @@ export class PythonRuntime extends EventTarget {
         return { how: "interrupt", ms: performance.now() - started, reason };
       }
     }
-    this.restart();
-    pending.resolve({ ok: false, stopped: true, restarted: true, reason,
+    this.restart(); // the fresh Python boots in the background; the next request waits for it
+    pending.resolve({ ok: false, stopped: true, restarted: true, reason, timedOut,
       error: `Stopped (${reason}): Python did not respond, so it was restarted. Your code is safe.` });
-    await this.readyPromise.catch(() => {});
     return { how: "restart", ms: performance.now() - started, reason };
   }
 
@@ -150,8 +152,10 @@ export class PythonRuntime extends EventTarget {
     }
     this.restart();
     if (pending) {
+      // The tab's stack is smaller than CPython's: a recursion deep enough (after sys.setrecursionlimit) crashes it.
+      const hint = /call stack/i.test(error) ? " Too deep a recursion? Look for a call with no end." : "";
       pending.resolve({ ok: false, restarted: true,
-        error: `Python crashed (${error}) and was restarted. Your code is safe; run it again.` });
+        error: `Python crashed (${error}) and was restarted. Your code is safe; run it again.${hint}` });
     } else if (this.state !== "starting") {
       this.setState("failed", { error });
     }

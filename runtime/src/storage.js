@@ -4,12 +4,33 @@
 
 export const SCHEMA = 1;
 
+export const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+// The type of each field the pages read from saved progress. A record of another shape (another app's, or a
+// damaged one) is refused before it reaches a page, where, say, a text `seconds` would throw.
+const MODULE_FIELDS = { started: "boolean", passed: "boolean", passedAt: "string", source: "string",
+  lastRun: "object" };
+const RUN_FIELDS = { passed: "number", total: "number", at: "string" };
+const MILESTONE_FIELDS = { value: "number", passed: "boolean", stopped: "boolean", error: "string", seconds: "number",
+  metric: "string", at: "string", peakWasmBytes: "number" };
+const fits = (record, fields) => isObject(record) &&
+  Object.entries(fields).every(([name, type]) => record[name] == null || typeof record[name] === type);
+
+export const validCode = (record) => typeof record.code === "string" &&
+  fits(record, { starterHash: "string", updatedAt: "string" });
+
+export const validProgress = (progress) => isObject(progress.modules) && isObject(progress.milestones) &&
+  Object.values(progress.modules).every((m) => fits(m, MODULE_FIELDS) &&
+    (m.lastRun == null || fits(m.lastRun, RUN_FIELDS))) &&
+  Object.values(progress.milestones).every((m) => fits(m, MILESTONE_FIELDS));
+
 export class Store extends EventTarget {
   constructor(namespace) {
     super();
     this.prefix = `tinytorch/v${SCHEMA}:${namespace}:`;
     this.memory = new Map(); // what could not be written; read before storage
     this.status = "ok"; // ok | unavailable | full
+    this.unreadable = []; // what was kept aside, for pages set up after it happened: [{key, aside}]
     try {
       this.backend = window.localStorage;
       const probe = this.prefix + "probe";
@@ -23,8 +44,9 @@ export class Store extends EventTarget {
     }
     window.addEventListener("storage", (event) => {
       if (event.key && event.key.startsWith(this.prefix)) {
+        // Listeners read the new value themselves, each with its own check of what it should hold.
         const key = event.key.slice(this.prefix.length);
-        this.dispatchEvent(new CustomEvent("external-change", { detail: { key, value: this.read(key) } }));
+        this.dispatchEvent(new CustomEvent("external-change", { detail: { key } }));
       }
     });
   }
@@ -35,7 +57,8 @@ export class Store extends EventTarget {
     this.dispatchEvent(new CustomEvent("status", { detail: { status, error: error && String(error) } }));
   }
 
-  read(key) {
+  /** The record under `key`, if it is this course's and `valid`; anything else is kept aside and not returned. */
+  read(key, valid = () => true) {
     if (this.memory.has(key)) return this.memory.get(key);
     if (!this.backend) return undefined;
     let raw;
@@ -48,7 +71,7 @@ export class Store extends EventTarget {
     if (raw === null) return undefined;
     try {
       const value = JSON.parse(raw);
-      if (value && value.schema === SCHEMA) return value;
+      if (isObject(value) && value.schema === SCHEMA && valid(value)) return value;
       throw new Error("not this course's data");
     } catch (error) {
       this.quarantine(key, raw, error);
@@ -91,6 +114,7 @@ export class Store extends EventTarget {
     } catch {
       /* leave it where it is: still not lost */
     }
+    this.unreadable.push({ key, aside });
     this.dispatchEvent(new CustomEvent("unreadable", { detail: { key, aside, error: String(error) } }));
   }
 }
@@ -102,7 +126,7 @@ export class CourseState {
   }
 
   code(moduleId) {
-    return this.store.read(`module/${moduleId}`);
+    return this.store.read(`module/${moduleId}`, validCode);
   }
 
   saveCode(moduleId, code, starterHash) {
@@ -114,7 +138,7 @@ export class CourseState {
   }
 
   progress() {
-    return this.store.read("progress") || { modules: {}, milestones: {} };
+    return this.store.read("progress", validProgress) || { modules: {}, milestones: {} };
   }
 
   updateModule(moduleId, change) {

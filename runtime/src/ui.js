@@ -19,6 +19,34 @@ export function bytes(n) {
   return n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`;
 }
 
+/** A dismissable notice for the learner, appended to `container`. */
+export function notice(container, text, kind = "info", ...actions) {
+  const box = el("div", { class: `admonition ${kind} tt-notice` }, el("p", {}, text, ...actions),
+    el("button", { class: "tt-dismiss", "aria-label": "Dismiss", onclick: () => box.remove() }, "×"));
+  container.append(box);
+  return box;
+}
+
+function describeKey(key) {
+  if (key === "progress") return "Your saved progress";
+  return key.startsWith("module/") ? `Your saved code for module ${key.slice(7)}` : `Saved data (${key})`;
+}
+
+/** Tell the learner in `container` when storage fails or saved data cannot be read, including what happened
+ * before this page was set up. */
+export function reportStorage(store, container) {
+  const warn = (status) => status !== "ok" && notice(container, `Your browser's storage ` +
+    `${status === "full" ? "is full" : "is unavailable (disabled or blocked)"}: your work is kept in this tab only. ` +
+    "Use Export on the Progress page to keep a copy before closing it.", "warning");
+  const keptAside = ({ key, aside }) => notice(container, `${describeKey(key)} could not be read (it is not in ` +
+    `this course's format), so this page does not use it. Nothing was deleted: it is kept in this browser's ` +
+    `storage under the key "${aside}".`, "warning");
+  warn(store.status);
+  store.unreadable.forEach(keptAside);
+  store.addEventListener("status", ({ detail }) => warn(detail.status));
+  store.addEventListener("unreadable", ({ detail }) => keptAside(detail));
+}
+
 const DOM_OUTPUT_LIMIT = 200_000; // characters shown in one output panel; more would make the page sluggish
 
 /** Where stdout, stderr, errors and notes of one run appear. */
@@ -37,13 +65,14 @@ export class OutputPanel {
 
   append(chunks) {
     for (const { stream, text } of chunks) {
-      if (this.shown + text.length > DOM_OUTPUT_LIMIT) {
-        if (!this.truncated) this.note("… output truncated here: too much to show.");
+      if (this.truncated) return;
+      const room = DOM_OUTPUT_LIMIT - this.shown;
+      this.pre.append(el("span", { class: `tt-${stream}` }, text.slice(0, room)));
+      this.shown += Math.min(text.length, room);
+      if (text.length > room) {
         this.truncated = true;
-        return;
+        this.note("… output truncated here: too much to show.");
       }
-      this.shown += text.length;
-      this.pre.append(el("span", { class: `tt-${stream}` }, text));
     }
   }
 
@@ -58,9 +87,10 @@ export class OutputPanel {
   /** The end of a run: its error (if any), how it stopped, and output that did not fit. */
   finish(reply, what) {
     const result = reply.result || {};
-    if (reply.droppedWrites) this.note(`… ${reply.droppedWrites} more writes were not shown (output limit).`);
+    if (reply.droppedWrites) this.note(`… the output went on past the limit: ${reply.droppedWrites} more lines.`);
     const error = reply.error || result.error;
     if (error) this.error(error);
+    if (result.note) this.note(result.note);
     if (reply.ok && result.ok) this.note(`${what} finished in ${seconds(result.duration)}.`);
   }
 }

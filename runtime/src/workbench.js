@@ -3,10 +3,12 @@
 import { createEditor } from "./editor.js";
 import { ChartBoard } from "./charts.js";
 import { SourcePicker } from "./sources.js";
-import { el, seconds, bytes, OutputPanel, RuntimeStatus } from "./ui.js";
+import { el, seconds, bytes, notice, reportStorage, OutputPanel, RuntimeStatus } from "./ui.js";
 
 const SAVE_DELAY_MS = 400;
-const TEST_TIME_LIMIT_MS = 60_000;
+// A test run that never ends is stopped after this; ?test-time-limit=SECONDS in the URL shortens it for the browser
+// tests of that very case.
+const TEST_TIME_LIMIT_MS = 1000 * (Number(new URLSearchParams(location.search).get("test-time-limit")) || 60);
 
 export class Workbench {
   constructor(root, { module, course, state, store, runtime }) {
@@ -84,10 +86,7 @@ export class Workbench {
   }
 
   notice(text, kind = "info", ...actions) {
-    const box = el("div", { class: `admonition ${kind} tt-notice` }, el("p", {}, text, ...actions),
-      el("button", { class: "tt-dismiss", "aria-label": "Dismiss", onclick: () => box.remove() }, "×"));
-    this.notices.append(box);
-    return box;
+    return notice(this.notices, text, kind, ...actions);
   }
 
   // --- the learner's code: restore, save, reset -----------------------------------------------------------
@@ -149,33 +148,27 @@ export class Workbench {
   }
 
   watchStorage() {
-    const warn = (status) => {
-      if (status === "ok") return;
-      const why = status === "full" ? "is full" : "is unavailable (disabled or blocked)";
-      this.notice(`Your browser's storage ${why}: your work is kept in this tab only. Use Export on the Progress ` +
-        "page to keep a copy before closing it.", "warning");
-      this.setSaved("Kept in this tab only");
-    };
-    warn(this.store.status); // storage may have failed before this page was set up
-    this.store.addEventListener("status", ({ detail }) => warn(detail.status));
-    this.store.addEventListener("unreadable", ({ detail }) => {
-      this.notice(`Some saved data (${detail.key}) could not be read; it was kept aside under ${detail.aside}.`,
-        "warning");
-    });
+    reportStorage(this.store, this.notices);
+    const unsaved = (status) => status !== "ok" && this.setSaved("Kept in this tab only");
+    unsaved(this.store.status); // storage may have failed before this page was set up
+    this.store.addEventListener("status", ({ detail }) => unsaved(detail.status));
+    // Another tab saved this file. Whichever version the editor ends up showing, the other stays one click away.
     this.store.addEventListener("external-change", ({ detail }) => {
-      if (detail.key !== `module/${this.module.id}` || !detail.value) return;
-      if (detail.value.code === this.editor.text) return;
+      const other = detail.key === `module/${this.module.id}` && this.state.code(this.module.id);
+      if (!other || other.code === this.editor.text) return;
+      const switchTo = (label, code) => el("button", { class: "tt-link", onclick: () => { this.editor.text = code; } },
+        label);
       if (this.editor.text === this.lastSaved) {
+        const mine = this.editor.text;
         this.loading = true;
-        this.editor.text = detail.value.code;
+        this.editor.text = other.code;
         this.loading = false;
-        this.lastSaved = detail.value.code;
-        this.notice("This file was changed in another tab; the editor now shows that version.", "info");
+        this.lastSaved = other.code;
+        this.notice("This file was changed in another tab; the editor now shows that version.", "info", " ",
+          switchTo("Back to the version you had here", mine));
       } else {
         this.notice("This file was also changed in another tab. Your version here is kept; saving it will " +
-          "replace the other tab's version.", "warning",
-        el("button", { class: "tt-link", onclick: () => { this.editor.text = detail.value.code; } },
-          "Load the other tab's version"));
+          "replace the other tab's version.", "warning", " ", switchTo("Load the other tab's version", other.code));
       }
     });
     window.addEventListener("beforeunload", () => this.save());
@@ -218,20 +211,29 @@ export class Workbench {
     this.output.clear();
     const reply = await this.request("test", { module: this.module.id, learner: this.learnerFiles() },
       { timeoutMs: TEST_TIME_LIMIT_MS });
-    if (!reply.ok || !reply.result) {
-      this.testSummary.textContent = reply.stopped ? `Tests stopped. ${reply.error || ""}` :
+    if (reply.ok && reply.result) {
+      this.showTests(reply.result);
+    } else {
+      this.root.dataset.tests = reply.tampered ? "tampered" : reply.stopped ? "stopped" : "error";
+      this.testSummary.textContent = reply.tampered ? reply.error : reply.stopped ? `Tests stopped. ${reply.error}` :
         `The tests could not run: ${reply.error}`;
-      return;
     }
-    this.showTests(reply.result);
+    if (reply.timedOut) {
+      this.root.dataset.tests = "stopped";
+      this.testSummary.textContent = `Tests stopped: they ran longer than the time limit ` +
+        `(${seconds(TEST_TIME_LIMIT_MS / 1000)}). Look for a loop in your code that never ends.` +
+        (reply.restarted ? " Python did not respond, so it was restarted; your code is safe." : "");
+    }
   }
 
   showTests(result) {
     const c = result.counts;
     const failed = c.failed + c.error;
-    this.testSummary.textContent = result.stopped ? "Tests stopped before the end." :
-      `${c.passed} of ${c.total} tests passed${failed ? `, ${failed} failed` : ""} in ${seconds(result.duration)}` +
-      (result.passed ? ". Module complete!" : ".");
+    const counts = `${c.passed} of ${c.total} tests passed${failed ? `, ${failed} failed` : ""}` +
+      (c.not_run ? `, ${c.not_run} did not run` : "");
+    this.testSummary.textContent = result.stopped ? `Tests stopped before the end: ${counts}.` :
+      c.total === 0 && result.collection_errors.length ? "Your file could not be loaded, so no test ran: see below." :
+        `${counts} in ${seconds(result.duration)}${result.passed ? ". Module complete!" : "."}`;
     this.root.dataset.tests = result.passed ? "passed" : "failed";
     for (const error of result.collection_errors) {
       this.testList.append(el("div", { class: "tt-collection-error" },

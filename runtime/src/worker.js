@@ -7,6 +7,7 @@ const OUTPUT_LIMIT = 1_000_000; // characters of stdout/stderr kept per request;
 const FLUSH_MS = 50;
 
 let handle; // tinytorch_wasm.tab.handle, once booted
+let changedSinceBoot; // what learner code changed in the harness, pytest or /course (tinytorch_wasm.integrity)
 let current = null; // the request being run: {id, pending: [], sent, dropped, lastFlush}
 
 function post(message) {
@@ -22,9 +23,11 @@ function flush() {
 
 function write(stream, text) {
   if (!current) return;
-  if (current.sent + text.length > OUTPUT_LIMIT) {
+  const room = OUTPUT_LIMIT - current.sent;
+  if (text.length > room) {
     current.dropped += 1;
-    return;
+    if (room <= 0) return;
+    text = text.slice(0, room); // the start of one huge line is still worth showing
   }
   current.sent += text.length;
   const last = current.pending[current.pending.length - 1];
@@ -64,10 +67,12 @@ async function boot({ pyodideUrl, courseUrl, interruptBuffer }) {
     },
   });
   if (interruptBuffer) py.setInterruptBuffer(interruptBuffer);
-  py.runPython("import sys; sys.path.insert(0, '/course')");
+  // No bytecode caches: then every file under /course is one the archive holds, and any other was planted.
+  py.runPython("import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '/course')");
   timings.course = performance.now() - started - timings.python - timings.packages;
   handle = py.pyimport("tinytorch_wasm.tab").handle;
   handle(JSON.stringify({ action: "warm_up", payload: {} })); // import pytest and NumPy now, not at the first click
+  changedSinceBoot = py.pyimport("tinytorch_wasm.integrity").Fingerprint("/course").changed; // before learner code
   timings.total = performance.now() - started;
   timings.harness = timings.total - timings.python - timings.packages - timings.course;
   post({ type: "progress", step: 4, of: 4, text: "Ready" });
@@ -88,10 +93,32 @@ function run({ id, action, payload }) {
     return;
   }
   flush();
+  const changed = tampered();
+  if (changed.length) reply = tamperedReply(action, changed);
   reply.droppedWrites = current.dropped;
   reply.wasmHeapBytes = self.pyodide._module.HEAP8.length;
   current = null;
   post({ type: "result", id, reply });
+}
+
+/** What learner code changed that decides test results; anything at all means this Python is not to be trusted. */
+function tampered() {
+  try {
+    const changed = changedSinceBoot();
+    const names = changed.toJs();
+    changed.destroy();
+    return names;
+  } catch (error) {
+    return [`the integrity check itself (${String(error && error.message ? error.message : error).slice(-200)})`];
+  }
+}
+
+function tamperedReply(action, changed) {
+  const shown = changed.slice(0, 3).join(", ") + (changed.length > 3 ? ` and ${changed.length - 3} more` : "");
+  const what = action === "test" ? "The test run was tampered with, so its result is not shown: your code"
+    : "Your code";
+  return { ok: false, tampered: changed, error: `${what} changed the course's own test machinery or files ` +
+    `(${shown}). Python is being restarted with a clean copy; remove that code and run again.` };
 }
 
 self.onmessage = async (event) => {
