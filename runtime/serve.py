@@ -41,9 +41,18 @@ class CourseHandler(http.server.SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def make_server(directory: Path, port: int = 8000, isolation: bool = True) -> http.server.ThreadingHTTPServer:
+class CourseServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A browser closing a connection mid-response (a cancelled download, a closed tab) is no error of ours.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+def make_server(directory: Path, port: int = 8000, isolation: bool = True) -> CourseServer:
     handler = functools.partial(type("Handler", (CourseHandler,), {"isolation": isolation}), directory=str(directory))
-    return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    return CourseServer(("127.0.0.1", port), handler)
 
 
 def main(argv=None):
