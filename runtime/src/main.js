@@ -16,13 +16,6 @@ function registerServiceWorker() {
   });
 }
 
-function newRuntime() {
-  return new PythonRuntime({
-    workerUrl: `${root}assets/tt/worker.js?v=${version}`,
-    pyodideUrl: `${root}pyodide/${script.dataset.pyodide}/`,
-    courseUrl: `${root}course/course.zip?v=${version}`,
-  });
-}
 
 // Each kind of panel: whether it needs Python, and how to set it up once the course description has loaded.
 const panels = {
@@ -44,8 +37,8 @@ const panels = {
   },
 };
 
-// Started at once (this script runs from the head, before the page is parsed): Python is the long pole.
-const runtime = script.dataset.python ? newRuntime() : null;
+// Python is the long pole: on pages that need it, the page head has already started its worker; this adopts it.
+const runtime = script.dataset.worker ? new PythonRuntime({ workerUrl: script.dataset.worker }) : null;
 if (runtime) runtime.start().catch(() => {}); // failures are shown by the panel's status line
 
 async function start(selector, node) {

@@ -5,10 +5,19 @@
 
 const STOP_GRACE_MS = 1000;
 
+/** The worker the page head started (site/overrides/main.html), with what it said so far; once, and only if it is
+ * the worker wanted here. */
+function adoptEarlyWorker(workerUrl) {
+  const early = self.ttEarlyWorker;
+  if (!early || new URL(early.url, location.href).href !== new URL(workerUrl, location.href).href) return null;
+  self.ttEarlyWorker = null;
+  return early;
+}
+
 export class PythonRuntime extends EventTarget {
-  constructor({ workerUrl, pyodideUrl, courseUrl }) {
+  constructor({ workerUrl }) {
     super();
-    this.urls = { workerUrl, pyodideUrl, courseUrl };
+    this.workerUrl = workerUrl;
     this.state = "idle"; // idle | starting | ready | busy | failed
     this.pending = null; // {id, resolve, onOutput, onEvent}
     this.nextId = 1;
@@ -18,8 +27,9 @@ export class PythonRuntime extends EventTarget {
   start() {
     if (this.worker) return this.readyPromise;
     this.interrupt = this.isolated ? new Uint8Array(new SharedArrayBuffer(1)) : null;
-    this.worker = new Worker(this.urls.workerUrl, { type: "module" });
-    this.startedAt = performance.now();
+    const early = adoptEarlyWorker(this.workerUrl);
+    this.worker = early ? early.worker : new Worker(this.workerUrl, { type: "module" });
+    this.startedAt = early ? early.startedAt : performance.now();
     this.readyPromise = new Promise((resolve, reject) => {
       this.onReady = resolve;
       this.onBootFailed = reject;
@@ -28,12 +38,11 @@ export class PythonRuntime extends EventTarget {
     this.worker.onmessage = (event) => this.receive(event.data);
     this.worker.onerror = (event) => this.crashed(event.message || "the Python worker stopped unexpectedly");
     this.setState("starting");
-    this.worker.postMessage({
-      type: "boot",
-      pyodideUrl: this.urls.pyodideUrl,
-      courseUrl: this.urls.courseUrl,
-      interruptBuffer: this.interrupt,
-    });
+    if (this.interrupt) this.worker.postMessage({ type: "interrupt-buffer", buffer: this.interrupt });
+    for (const event of early ? early.events : []) {
+      if (event.type === "error") this.worker.onerror(event);
+      else this.worker.onmessage(event);
+    }
     return this.readyPromise;
   }
 

@@ -4,6 +4,7 @@
 // - Adds the cross-origin isolation headers (COOP/COEP) to what it serves, so hosts that cannot send headers
 //   still get an instant Stop from the next page load on. It never reloads the page to get them: no reload loops.
 const COURSE_CACHE = `tinytorch-course-${BUILD.version}`;
+// The Python worker also keeps its memory snapshot here (runtime/src/snapshot.js): it goes with its Pyodide version.
 const RUNTIME_CACHE = `tinytorch-pyodide-${BUILD.pyodide}`;
 const RUNTIME_PREFIX = `pyodide/${BUILD.pyodide}/`;
 const scope = new URL(self.registration.scope);

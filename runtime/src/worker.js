@@ -1,7 +1,9 @@
 // The Python side of the tab: Pyodide in a module Web Worker, so the page never freezes.
-// It boots Pyodide, NumPy and pytest from the site itself (never another host), unpacks the course archive, and
-// then answers one request at a time by calling tinytorch_wasm.tab.handle. Everything it does with the learner's
+// It boots as soon as it starts (its own URL says which Pyodide and course version: `worker.js?v=..&pyodide=..`,
+// so the page can start it from its head): Pyodide, NumPy and pytest from the site itself (never another host),
+// then the course archive. Then it answers one request at a time by calling tinytorch_wasm.tab.handle. Everything it does with the learner's
 // code is in Python; this file only moves messages and output.
+import { startPython } from "./snapshot.js";
 
 const OUTPUT_LIMIT = 1_000_000; // characters of stdout/stderr kept per request; the rest is counted, not sent
 const FLUSH_MS = 50;
@@ -37,22 +39,40 @@ function write(stream, text) {
   if (performance.now() - current.lastFlush > FLUSH_MS) flush();
 }
 
-async function boot({ pyodideUrl, courseUrl, interruptBuffer }) {
+/** Where this worker's runtime and course are: the site root is two folders up from assets/tt/worker.js. */
+function siteUrls() {
+  const here = new URL(self.location.href);
+  const root = new URL("../../", here);
+  const pyodideVersion = here.searchParams.get("pyodide");
+  return { pyodideVersion, pyodideUrl: new URL(`pyodide/${pyodideVersion}/`, root).href,
+    courseUrl: new URL(`course/course.zip?v=${here.searchParams.get("v")}`, root).href };
+}
+
+let interruptBuffer = null; // sent by the page when it is cross-origin isolated; applied once Python exists
+
+function setInterruptBuffer(buffer) {
+  interruptBuffer = buffer;
+  if (self.pyodide) self.pyodide.setInterruptBuffer(buffer);
+}
+
+async function boot({ pyodideUrl, pyodideVersion, courseUrl }) {
   const started = performance.now();
   const timings = {};
-  post({ type: "progress", step: 1, of: 4, text: "Downloading Python" });
+  post({ type: "progress", step: 1, of: 4, text: "Starting Python and pytest" });
   const course = fetch(courseUrl).then((r) => {
     if (!r.ok) throw new Error(`could not load the course files (${r.status} ${courseUrl})`);
     return r.arrayBuffer();
   });
   const { loadPyodide } = await import(pyodideUrl + "pyodide.mjs");
-  const py = await loadPyodide({ indexURL: pyodideUrl, fullStdLib: false });
+  const options = { indexURL: pyodideUrl, fullStdLib: false };
+  const { py, from } = await startPython(loadPyodide, { pyodideUrl, pyodideVersion, options });
   timings.python = performance.now() - started;
+  timings.pythonFrom = from;
 
-  post({ type: "progress", step: 2, of: 4, text: "Loading NumPy and pytest" });
+  post({ type: "progress", step: 2, of: 4, text: "Loading NumPy" });
   const failures = [];
   // loadPackage resolves even when a download fails; its errors only reach errorCallback, so collect them.
-  await py.loadPackage(["numpy", "pytest"], { messageCallback: () => {}, errorCallback: (e) => failures.push(e) });
+  await py.loadPackage(["numpy"], { messageCallback: () => {}, errorCallback: (e) => failures.push(e) });
   if (failures.length) throw new Error("could not load Python packages: " + failures.join("; "));
   timings.packages = performance.now() - started - timings.python;
 
@@ -66,18 +86,20 @@ async function boot({ pyodideUrl, courseUrl, interruptBuffer }) {
       post({ type: "event", id: current && current.id, kind, payload: JSON.parse(json) });
     },
   });
-  if (interruptBuffer) py.setInterruptBuffer(interruptBuffer);
   // No bytecode caches: then every file under /course is one the archive holds, and any other was planted.
   py.runPython("import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '/course')");
   timings.course = performance.now() - started - timings.python - timings.packages;
   handle = py.pyimport("tinytorch_wasm.tab").handle;
+  timings.harnessImport = performance.now() - started;
   handle(JSON.stringify({ action: "warm_up", payload: {} })); // import pytest and NumPy now, not at the first click
+  timings.warmUp = performance.now() - started;
   changedSinceBoot = py.pyimport("tinytorch_wasm.integrity").Fingerprint("/course").changed; // before learner code
   timings.total = performance.now() - started;
   timings.harness = timings.total - timings.python - timings.packages - timings.course;
   post({ type: "progress", step: 4, of: 4, text: "Ready" });
   post({ type: "ready", timings, versions: JSON.parse(handle(JSON.stringify({ action: "versions", payload: {} }))).result });
   self.pyodide = py;
+  if (interruptBuffer) py.setInterruptBuffer(interruptBuffer);
 }
 
 function run({ id, action, payload }) {
@@ -121,15 +143,12 @@ function tamperedReply(action, changed) {
     `(${shown}). Python is being restarted with a clean copy; remove that code and run again.` };
 }
 
-self.onmessage = async (event) => {
+self.onmessage = (event) => {
   const message = event.data;
-  if (message.type === "boot") {
-    try {
-      await boot(message);
-    } catch (error) {
-      post({ type: "boot-failed", error: String(error && error.message ? error.message : error) });
-    }
-  } else if (message.type === "request") {
-    run(message);
-  }
+  if (message.type === "interrupt-buffer") setInterruptBuffer(message.buffer);
+  else if (message.type === "request") run(message); // the page sends requests only once it heard "ready"
 };
+
+boot(siteUrls()).catch((error) => {
+  post({ type: "boot-failed", error: String(error && error.message ? error.message : error) });
+});
