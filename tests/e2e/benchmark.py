@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(ROOT)]
-from conftest import BOOT_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, DIST, Server, open_module, set_editor  # noqa: E402
+from conftest import (BOOT_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, DIST, Server, open_module,  # noqa: E402
+                      saved_snapshots, set_editor)
 from tinytorch_wasm import curriculum, milestones  # noqa: E402
 from tinytorch_wasm.package import assemble  # noqa: E402
 
@@ -110,8 +111,8 @@ class Bench:
 
     def add(self, section, what, value, unit=""):
         self.rows.append((section, what, value, unit))
-        shown = value if not isinstance(value, dict) else f"{value['median']:.3g} (min {value['min']:.3g}, " \
-                                                         f"max {value['max']:.3g}, n={value['n']})"
+        shown = f"{value['median']:.3g} (min {value['min']:.3g}, max {value['max']:.3g}, n={value['n']})" \
+            if isinstance(value, dict) else value if isinstance(value, str) else f"{value:.3g}"
         print(f"  {section:<12} {what:<58} {shown} {unit}", flush=True)
 
     def context(self, profile=None):
@@ -121,22 +122,40 @@ class Bench:
 
     # --- visits ---------------------------------------------------------------------------------------------
     def visits(self, server):
-        cold, warm, paint, page_bytes = [], [], [], None
+        """A fresh profile's first visit, then a second one (which restores the Python snapshot the first saved),
+        then a third with that snapshot deleted beforehand: the snapshot's worth, measured side by side."""
+        url = server.url + "modules/01-tensor/"
+        cold, warm, unsnapped, paint, parts, page_bytes = [], [], [], [], [], None
         for _ in range(self.runs):
             context, profile = self.context()
             responses = []
             context.on("response", lambda r: responses.append(r.url))
-            page = open_module(context, server.url + "modules/01-tensor/")
+            page = open_module(context, url)
             cold.append(page.evaluate("window.tinytorch.runtime.readyAt") / 1e3)
             paint.append(page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime") / 1e3)
             page_bytes = page_bytes or self.first_visit_bytes(page, responses)
+            saved_snapshots(page)
             context.close()
             context, _ = self.context(profile)
-            page = open_module(context, server.url + "modules/01-tensor/")
+            page = open_module(context, url)
             warm.append(page.evaluate("window.tinytorch.runtime.readyAt") / 1e3)
+            parts.append(page.evaluate("window.tinytorch.runtime.timings"))
+            for cache, key in saved_snapshots(page):
+                page.evaluate("async ([cache, key]) => (await caches.open(cache)).delete(key)", [cache, key])
+            context.close()
+            context, _ = self.context(profile)
+            page = open_module(context, url)
+            unsnapped.append(page.evaluate("window.tinytorch.runtime.readyAt") / 1e3)
             context.close()
         self.add("visit", "cold visit (fresh profile) -> ready to run tests", summary(cold), "s")
         self.add("visit", "warm visit -> ready to run tests", summary(warm), "s")
+        self.add("visit", "warm visit without the Python snapshot -> ready", summary(unsnapped), "s")
+        self.add("visit", "warm: with / without the snapshot", summary([a / b for a, b in zip(warm, unsnapped)]), "x")
+        started = sum(p["pythonFrom"] == "snapshot" for p in parts)
+        self.add("visit", "warm visits that restored the snapshot", f"{started} of {len(parts)}")
+        for key, what in (("python", "Python + pytest started (worker start ->)"), ("packages", "NumPy loaded"),
+                          ("harness", "NumPy, harness imported, integrity fingerprint")):
+            self.add("visit", f"warm, of which: {what}", summary([p[key] / 1e3 for p in parts]), "s")
         self.add("visit", "first contentful paint of a module page (cold)", summary(paint), "s")
         return page_bytes
 
@@ -170,20 +189,26 @@ class Bench:
         context.close()
 
     def stop_latency(self, server, isolated):
+        """From Stop to the learner's run ending, and to Python being ready for the next run."""
         context, _ = self.context()
         page = open_module(context, server.url + "modules/01-tensor/")
-        times, how = [], set()
+        ended, usable, how = [], [], set()
         for _ in range(self.runs):
             page.evaluate("window.tinytorch.workbench.scratch.text = 'while True:\\n    pass\\n'")
             page.evaluate("() => { window.tinytorch.workbench.runScratch(); }")  # do not wait: it never ends
             page.wait_for_function("window.tinytorch.runtime.state === 'busy'")
             page.wait_for_timeout(300)
-            stopped = page.evaluate("window.tinytorch.runtime.stop()")
-            page.wait_for_function("window.tinytorch.runtime.state === 'ready'", timeout=BOOT_TIMEOUT_MS)
-            times.append(stopped["ms"] / 1e3)
+            stopped = page.evaluate("""async () => {
+                const runtime = window.tinytorch.runtime, start = performance.now();
+                const how = await runtime.stop();
+                await runtime.start();
+                return {...how, usableMs: performance.now() - start}; }""")
+            ended.append(stopped["ms"] / 1e3)
+            usable.append(stopped["usableMs"] / 1e3)
             how.add(stopped["how"])
-        label = "with isolation" if isolated else "without isolation"
-        self.add("stop", f"Stop `while True: pass` {label} ({'/'.join(sorted(how))})", summary(times), "s")
+        label = f"{'with' if isolated else 'without'} isolation ({'/'.join(sorted(how))})"
+        self.add("stop", f"Stop `while True: pass` {label}: run ended", summary(ended), "s")
+        self.add("stop", f"Stop `while True: pass` {label}: Python ready again", summary(usable), "s")
         context.close()
 
     # --- milestones -------------------------------------------------------------------------------------------

@@ -114,3 +114,17 @@ def run_tests(page) -> dict:
             "state": page.get_attribute(".tt-workbench", "data-tests"),
             "passed": page.locator(".tt-test[data-outcome=passed]").count(),
             "failed": page.locator(".tt-test:not([data-outcome=passed])").count()}
+
+
+SNAPSHOTS = """async () => {
+    const found = [];
+    for (const name of await caches.keys())
+        for (const request of await (await caches.open(name)).keys())
+            if (request.url.includes("memory-snapshot")) found.push([name, request.url]);
+    return found; }"""
+
+
+def saved_snapshots(page) -> list:
+    """[cache, key] of the Python snapshots saved in this profile, once there is one (it is written in the background)."""
+    page.wait_for_function(f"({SNAPSHOTS})().then((found) => found.length > 0)")
+    return page.evaluate(SNAPSHOTS)

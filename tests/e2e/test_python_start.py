@@ -2,28 +2,17 @@
 a missing or damaged snapshot only ever means a normal start."""
 from __future__ import annotations
 
-from conftest import open_module, run_tests, set_editor
+from conftest import open_module, run_tests, saved_snapshots, set_editor
 
 from tinytorch_wasm import curriculum
 
 MODULE = "modules/01-tensor/"
-SNAPSHOTS = """async () => {
-    const found = [];
-    for (const name of await caches.keys())
-        for (const request of await (await caches.open(name)).keys())
-            if (request.url.includes("memory-snapshot")) found.push([name, request.url]);
-    return found; }"""
 
 
 def visit(browser_profile, url):
     context = browser_profile()
     page = open_module(context, url)
     return context, page, page.evaluate("window.tinytorch.runtime.timings.pythonFrom")
-
-
-def saved_snapshots(page):
-    page.wait_for_function(f"({SNAPSHOTS})().then((found) => found.length > 0)")  # written in the background
-    return page.evaluate(SNAPSHOTS)
 
 
 def random_draw(page) -> str:
