@@ -79,7 +79,7 @@ export class MilestonePanel {
     this.live.textContent = "";
     this.verdict.textContent = `${this.milestone.year} ${this.milestone.title}: ${this.describe(saved)}`;
     this.root.dataset.result = saved.passed ? "passed" : "not-passed";
-    if (reply.wasmHeapBytes) this.status.memory(reply.wasmHeapBytes);
+    if (reply.wasmHeapBytes && !reply.memoryReleased) this.status.memory(reply.wasmHeapBytes);
   }
 
   progress(point) {

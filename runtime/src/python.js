@@ -4,6 +4,9 @@
 // learner's files, so nothing has to be restored into the new worker.
 
 const STOP_GRACE_MS = 1000;
+// WebAssembly memory only ever grows: after a run leaves Python this big, a fresh Python gives the memory back to
+// the computer (runs share no state, so nothing else is lost). 1 GB is a quarter of a 4 GB-class laptop.
+const RELEASE_HEAP_BYTES = 1024 ** 3;
 
 /** The worker the page head started (site/overrides/main.html), with what it said so far; once, and only if it is
  * the worker wanted here. */
@@ -77,10 +80,14 @@ export class PythonRuntime extends EventTarget {
         if (pending && pending.onEvent) pending.onEvent(message.kind, message.payload);
         this.dispatchEvent(new CustomEvent("python-event", { detail: message }));
         break;
-      case "result":
-        if (pending) this.settle({ ...message.reply, wasmHeapBytes: message.reply.wasmHeapBytes });
-        if (message.reply.tampered) this.restart(); // learner code changed the harness: only a fresh Python is trusted
+      case "result": {
+        const reply = message.reply;
+        const release = !reply.tampered && reply.wasmHeapBytes > RELEASE_HEAP_BYTES;
+        if (pending) this.settle({ ...reply, memoryReleased: release });
+        // Learner code that changed the harness leaves a Python only a fresh one can replace.
+        if (reply.tampered || release) this.restart();
         break;
+      }
       case "fatal":
         this.crashed(message.error);
         break;

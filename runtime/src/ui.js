@@ -16,7 +16,8 @@ export function seconds(s) {
 }
 
 export function bytes(n) {
-  return n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`;
+  const [unit, size] = [["GB", 1024 ** 3], ["MB", 1024 ** 2], ["KB", 1024]].find((u) => n >= u[1]) || ["B", 1];
+  return size === 1 ? `${n} B` : `${(n / size).toFixed(1)} ${unit}`;
 }
 
 /** A dismissable notice for the learner, appended to `container`. */
@@ -92,6 +93,10 @@ export class OutputPanel {
     if (error) this.error(error);
     if (result.note) this.note(result.note);
     if (reply.ok && result.ok) this.note(`${what} finished in ${seconds(result.duration)}.`);
+    if (reply.memoryReleased) {
+      this.note(`Python had grown to ${bytes(reply.wasmHeapBytes)} of memory, which WebAssembly never gives back, ` +
+        "so it is being restarted to return it to your computer (a few seconds). Your code is safe.");
+    }
   }
 }
 

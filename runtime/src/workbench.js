@@ -182,7 +182,7 @@ export class Workbench {
       ...options,
     });
     if (reply.result && reply.result.sources) this.sources.render();
-    if (reply.wasmHeapBytes) this.status.memory(reply.wasmHeapBytes);
+    if (reply.wasmHeapBytes && !reply.memoryReleased) this.status.memory(reply.wasmHeapBytes);
     return reply;
   }
 

@@ -117,8 +117,9 @@ def test_runaway_code_is_stopped_and_a_print_flood_keeps_the_page_responsive(ser
 def test_recursion_memory_exit_and_input_end_with_a_message(server, browser_profile):
     """A runaway recursion gives a short RecursionError (also after sys.setrecursionlimit(100000), quickly); one
     deep enough in C to overflow the tab's stack restarts Python and says why. Asking for gigabytes gives a
-    message naming the tab's memory limits. sys.exit() says the rest did not run; input() and sys.stdin say they
-    cannot wait for typing, at once. Python is usable after each."""
+    message naming the tab's memory limits, and a Python grown past 1 GB is restarted to give the memory back.
+    sys.exit() says the rest did not run; input() and sys.stdin say they cannot wait for typing, at once. Python is
+    usable after each."""
     page = open_module(browser_profile(), server.url + PAGE)
     mine = "# my tensor, in progress\n"
     set_editor(page, mine)
@@ -139,7 +140,9 @@ def test_recursion_memory_exit_and_input_end_with_a_message(server, browser_prof
     assert "more memory than the tab can give" in said and 'File "<scratch>", line 2' in said
     said = scratch(page, "import numpy as np\nkept = [np.ones((10_000, 10_000)) for _ in range(20)]\n")
     assert "MemoryError" in said and "more memory than the tab can give" in said
+    assert "restarted to return it to your computer" in said  # WebAssembly memory never shrinks by itself
     assert_intact_and_alive(page, mine)
+    assert page.evaluate("document.querySelector('.tt-runtime-status').textContent").endswith(" MB")  # not GB
 
     said = scratch(page, "import sys\nprint('before')\nsys.exit()\nprint('never printed')\n")
     assert "before" in said and "never printed" not in said and "Your code called sys.exit()" in said
