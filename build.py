@@ -150,13 +150,8 @@ def precompiled(wheels: list[Path], core: dict[str, bytes], cache: Path) -> list
 
 # --- the pieces of the site -------------------------------------------------------------------------------------
 def bundle_front_end(out: Path) -> None:
-    """The page script and the worker, bundled from runtime/src with esbuild (packages from package-lock.json)."""
-    esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
-    common = ["--bundle", "--format=esm", "--minify", "--sourcemap", "--target=es2020", "--log-level=warning"]
-    # The page script is split: what starts Python loads first, each panel's code (editor, charts) on demand.
-    _run(esbuild, ROOT / "runtime" / "src" / "main.js", *common, "--splitting", "--chunk-names=chunk-[hash]",
-         f"--outdir={out}")
-    _run(esbuild, ROOT / "runtime" / "src" / "worker.js", *common, f"--outfile={out / 'worker.js'}")
+    """The page script and the worker, bundled by runtime/bundle.mjs with esbuild (packages from package-lock.json)."""
+    _run("node", ROOT / "runtime" / "bundle.mjs", out)
     shutil.copy(ROOT / "runtime" / "src" / "course.css", out / "course.css")
     shutil.copy(ROOT / "node_modules" / "uplot" / "dist" / "uPlot.min.css", out / "uplot.css")
 

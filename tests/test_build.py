@@ -75,6 +75,10 @@ def test_nothing_is_loaded_from_another_host(dist):
         assert not loads.search(page.read_text()), f"{page} loads something from another host"
     for sheet in dist.rglob("*.css"):
         assert not css_url.search(sheet.read_text()), f"{sheet} loads something from another host"
+    # The course's own scripts name no other host at all, not even in a string, so a CDN fallback cannot hide there.
+    for script in (dist / "assets" / "tt").glob("*.js"):
+        named = set(re.findall(r"(?:https?:)?//([a-z0-9.-]+\.[a-z]{2,})", script.read_text(), re.I))
+        assert not named, f"{script} names other hosts: {sorted(named)}"
 
 
 def test_every_module_has_a_page_with_a_workbench(dist):
