@@ -211,7 +211,7 @@ class GPT(Layer):
         """The prompt `tokens` followed by max_new_tokens sampled ones, as a list of ints. Each step runs forward on
         the whole context (its last max_seq_len tokens) and samples from the last position's logits; seed
         np.random for a repeatable sample. temperature 0 always picks the most likely token."""
-        tokens = [int(t) for t in np.asarray(getattr(tokens, "data", tokens)).reshape(-1)]
+        tokens = [int(t) for t in np.asarray(tokens.data if isinstance(tokens, Tensor) else tokens).reshape(-1)]
         with no_grad():  # no backward follows: record no graph
             for _ in range(max_new_tokens):
                 # TODO 13.5: crop the context to the last max_seq_len tokens, run forward on it as a batch of one,
