@@ -8,6 +8,7 @@ from tinytorch.core.autograd import enable_autograd, no_grad, topological_order
 from tinytorch.core.spatial import (AvgPool2d, BatchNorm2d, Conv2d, Flatten, MaxPool2d, conv2d_naive,
                                     conv_output_size, fold, im2col, pad_images, windows)
 from tinytorch.core.tensor import Tensor
+from tinytorch_wasm.gradcheck import check_gradients
 
 enable_autograd()
 
@@ -35,44 +36,6 @@ def conv_by_offsets(x, weight, bias=None, stride=1, padding=0):
             patch = x[:, :, u:u + stride * h_out:stride, v:v + stride * w_out:stride]  # (N, C, H_out, W_out)
             out += np.einsum("nchw,oc->nohw", patch, weight[:, :, u, v])
     return out if bias is None else out + np.asarray(bias, dtype=np.float64)[None, :, None, None]
-
-
-def numeric_grad(f, x, eps=1e-2):
-    """Central differences (f(x + eps) - f(x - eps)) / (2 eps) of the number f() for each element of x.data."""
-    grad = np.zeros(x.shape)
-    for i in np.ndindex(x.shape):
-        old = x.data[i]
-        x.data[i] = old + eps
-        plus = f()
-        x.data[i] = old - eps
-        minus = f()
-        x.data[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def check_gradients(f, inputs, what, atol=2e-3, rtol=1e-2):
-    """Backpropagate a random upstream gradient R through f(*inputs) and compare each input's .grad with finite
-    differences of sum(f(*inputs) * R)."""
-    out = f(*inputs)
-    assert isinstance(out, Tensor) and out.requires_grad, \
-        f"{what}: the output must be a Tensor that requires grad (did forward call record(...)?)"
-    upstream = rand(*out.shape)
-    out.backward(Tensor(upstream))
-
-    def weighted_output():
-        with no_grad():
-            return float(np.sum(np.asarray(f(*inputs).data, dtype=np.float64) * upstream))
-
-    for n, x in enumerate(inputs):
-        assert x.grad is not None, f"{what}: input {n} got no gradient (.grad is None)"
-        assert x.grad.shape == x.shape, f"{what}: input {n} has shape {x.shape} but its gradient {x.grad.shape}"
-        analytic = np.asarray(x.grad.data, dtype=np.float64)
-        numeric = numeric_grad(weighted_output, x)
-        assert np.allclose(analytic, numeric, atol=atol, rtol=rtol), (
-            f"{what}: the gradient of input {n} (shape {x.shape}) is wrong; largest error "
-            f"{np.abs(analytic - numeric).max():.4g}\nbackward gave (first values)\n{np.round(analytic.ravel()[:8], 4)}"
-            f"\nfinite differences give\n{np.round(numeric.ravel()[:8], 4)}")
 
 
 # --- 9.1 output size, padding and the loop convolution -------------------------------------------------------------
