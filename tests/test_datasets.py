@@ -141,3 +141,18 @@ def test_tinytalks_baselines(talks):
     baselines = text_baselines(*talks)
     assert 3.0 < baselines["unigram"] < 3.5, baselines
     assert 1.8 < baselines["bigram"] < 2.4, baselines
+
+
+def test_repeating_patterns_repeat_and_shift():
+    from tinytorch_wasm.datasets import repeating_patterns
+    inputs, targets = repeating_patterns(300, vocab_size=7, length=12, max_period=4, seed=3)
+    assert inputs.shape == targets.shape == (300, 12) and inputs.dtype == targets.dtype == np.int64
+    assert inputs.min() >= 0 and inputs.max() <= 6
+    assert np.array_equal(inputs[:, 1:], targets[:, :-1]), "targets are the inputs shifted by one"
+    sequences = np.concatenate([inputs, targets[:, -1:]], axis=1)
+    periods = [min(p for p in range(2, 5) if np.array_equal(s[p:], s[:-p])) for s in sequences]
+    assert set(periods) <= {2, 3, 4} and len(set(periods)) == 3, "every sequence repeats with a period of 2 to 4"
+    again = repeating_patterns(300, vocab_size=7, length=12, max_period=4, seed=3)
+    assert np.array_equal(again[0], inputs) and not np.array_equal(repeating_patterns(300, 7, 12, 4, seed=4)[0], inputs)
+    with pytest.raises(ValueError):
+        repeating_patterns(10, vocab_size=3, max_period=5)

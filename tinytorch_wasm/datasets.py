@@ -89,3 +89,22 @@ def text_baselines(train: str, validation: str) -> dict[str, float]:
     """The unigram and bigram cross-entropies (nats/char) of `validation`, for a language model to beat."""
     return {"unigram": char_ngram_cross_entropy(train, validation, 1),
             "bigram": char_ngram_cross_entropy(train, validation, 2)}
+
+
+def repeating_patterns(n: int, vocab_size: int = 10, length: int = 12, max_period: int = 4,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A next-token task for small transformers: (inputs, targets), int64 arrays of shape (n, length).
+
+    Each sequence repeats a random pattern of 2 to `max_period` tokens (its period drawn per sequence); targets are
+    the inputs shifted by one (targets[:, t] is the token after inputs[:, t]). A model must find each sequence's
+    period by looking back (attention), so it is learnable in tens of steps yet not by counting tokens. The first
+    tokens of a pattern are random: from position max_period - 1 on every target is determined by the inputs.
+    """
+    if not 2 <= max_period <= vocab_size:
+        raise ValueError(f"max_period must be between 2 and vocab_size ({vocab_size}), got {max_period}")
+    rng = np.random.default_rng(seed)
+    periods = rng.integers(2, max_period + 1, n)
+    patterns = rng.integers(0, vocab_size, (n, max_period))
+    positions = np.arange(length + 1)
+    sequences = patterns[np.arange(n)[:, None], positions[None, :] % periods[:, None]].astype(np.int64)
+    return sequences[:, :-1], sequences[:, 1:]
