@@ -61,3 +61,19 @@ def test_images_refuse_what_they_cannot_draw(sent, images, labels, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         plot.images("Bad", images, labels=labels)
     assert sent == [], "nothing may reach the page when the input is refused"
+
+
+def test_scatter_intervals_payload(sent):
+    plot.scatter({"MLP": ([1, 2], [0.9, 0.95]), "CNN": ([3], [0.97])}, title="Pareto",
+                 x_intervals={"MLP": ([0.8, 1.5], [1.2, 2.5])}, y_intervals={"CNN": ([0.95], [0.99])})
+    kind, payload = sent[0]
+    assert payload["intervals"] == {"MLP": {"x": [[0.8, 1.5], [1.2, 2.5]]}, "CNN": {"y": [[0.95], [0.99]]}}
+    assert payload["groups"]["MLP"] == [[1.0, 2.0], [0.9, 0.95]]
+
+
+@pytest.mark.parametrize("x_intervals, message", [({"GPT": ([1], [2])}, "not one of its groups"),
+                                                  ({"MLP": ([1], [2])}, "one interval per point")])
+def test_scatter_intervals_must_match_the_points(sent, x_intervals, message):
+    with pytest.raises(ValueError, match=message):
+        plot.scatter({"MLP": ([1, 2], [0.9, 0.95])}, title="Pareto", x_intervals=x_intervals)
+    assert sent == []

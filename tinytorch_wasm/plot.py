@@ -3,6 +3,7 @@
     from tinytorch_wasm import plot
     plot.line([64, 128, 256], {"matmul ms": [0.2, 1.1, 8.0]}, title="Matmul time", xlabel="n", ylabel="ms")
     plot.scatter({"class 0": (xs0, ys0), "class 1": (xs1, ys1)}, title="Data")
+    plot.scatter({"MLP": (ms, accuracy)}, title="Pareto", x_intervals={"MLP": (ms_low, ms_high)})
     plot.images("Filters", [w0, w1, w2], labels=["edge", "blob", "corner"])
 
 Calling again with the same `title` replaces that chart, so a training loop can redraw it live.
@@ -32,11 +33,26 @@ def line(x, series: dict, title: str, xlabel: str = "", ylabel: str = "", log_x:
                    "log_y": log_y, "x": _floats(x), "series": {k: _floats(v) for k, v in series.items()}})
 
 
-def scatter(groups: dict, title: str, xlabel: str = "", ylabel: str = "", lines: dict | None = None) -> None:
-    """Point clouds, `{name: (xs, ys)}`, plus optional straight segments `{name: ((x0, x1), (y0, y1))}`."""
-    emit("chart", {"kind": "scatter", "title": title, "xlabel": xlabel, "ylabel": ylabel,
-                   "groups": {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in groups.items()},
-                   "lines": {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in (lines or {}).items()}})
+def scatter(groups: dict, title: str, xlabel: str = "", ylabel: str = "", lines: dict | None = None,
+            x_intervals: dict | None = None, y_intervals: dict | None = None) -> None:
+    """Point clouds, `{name: (xs, ys)}`, plus optional straight segments `{name: ((x0, x1), (y0, y1))}`.
+
+    `x_intervals` and `y_intervals`, `{name: (lows, highs)}` with one low and one high per point of that group, draw
+    each point's interval (a confidence interval, an error bar) as a whisker through it, along x or along y.
+    """
+    groups = {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in groups.items()}
+    intervals = {}
+    for axis, given in (("x", x_intervals), ("y", y_intervals)):
+        for name, (lows, highs) in (given or {}).items():
+            if name not in groups:
+                raise ValueError(f"plot.scatter got {axis}_intervals for {name!r}, which is not one of its groups")
+            if not len(lows) == len(highs) == len(groups[name][0]):
+                raise ValueError(f"plot.scatter: {name!r} has {len(groups[name][0])} points but {len(lows)} lows and "
+                                 f"{len(highs)} highs in {axis}_intervals: give one interval per point")
+            intervals.setdefault(name, {})[axis] = [_floats(lows), _floats(highs)]
+    emit("chart", {"kind": "scatter", "title": title, "xlabel": xlabel, "ylabel": ylabel, "groups": groups,
+                   "lines": {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in (lines or {}).items()},
+                   "intervals": intervals})
 
 
 def images(title: str, images, labels=None, same_scale: bool = False) -> None:

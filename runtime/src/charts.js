@@ -3,6 +3,7 @@
 // of piling up new ones.
 import uPlot from "uplot";
 import { imageGrid } from "./images.js";
+import { drawWhiskers, rangeWith, whiskers } from "./whiskers.js";
 
 const PALETTE = ["#e65100", "#1565c0", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#5d4037", "#ad1457"];
 
@@ -48,7 +49,9 @@ export class ChartBoard {
     const existing = this.charts.get(spec.title);
     const sameSeries = existing && existing.plot && existing.plot.series.slice(1).map((x) => x.label).join("\n") ===
       series.map((x) => x.label).join("\n");
-    if (sameSeries) {
+    const segments = spec.kind === "scatter" ? whiskers(spec, PALETTE) : [];
+    if (sameSeries && Boolean(existing.whiskers) === segments.length > 0) {
+      if (existing.whiskers) existing.whiskers.segments = segments;
       existing.plot.setData(data);
       return;
     }
@@ -58,9 +61,16 @@ export class ChartBoard {
     const chart = { figure };
     this.place(spec.title, chart); // in the page before uPlot measures it
     const width = Math.max(280, Math.min(640, this.container.clientWidth || 560));
+    const scales = { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } };
+    const hooks = {};
+    if (segments.length) {
+      chart.whiskers = { segments };
+      scales.x.range = rangeWith(chart.whiskers, "x", spec.log_x);
+      scales.y.range = rangeWith(chart.whiskers, "y", spec.log_y);
+      hooks.draw = [drawWhiskers(chart.whiskers)];
+    }
     chart.plot = new uPlot({
-      title: spec.title, width, height: 260,
-      scales: { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } },
+      title: spec.title, width, height: 260, scales, hooks,
       axes: [{ label: spec.xlabel, stroke: "currentColor" }, { label: spec.ylabel, stroke: "currentColor" }],
       series: [{ label: spec.xlabel || "x" }, ...series],
     }, data, figure);
