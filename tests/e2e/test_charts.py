@@ -45,3 +45,37 @@ def test_images_draw_each_value_as_a_grey_pixel(server, browser_profile):
     charts = page.evaluate("[...document.querySelectorAll('.tt-workbench .tt-chart')].map(f => f.getAttribute('aria-label'))")
     assert charts == ["Test pictures", "A line after them"], f"one grid, redrawn in its place: {charts}"
     assert page.tt_errors == []
+
+
+WHISKERS = """
+from tinytorch_wasm import plot
+plot.scatter({"model": ([1.0], [1.0])}, title="A bare point")
+plot.scatter({"model": ([1.0], [1.0])}, title="A point and its intervals",
+             x_intervals={"model": ([0.0], [10.0])}, y_intervals={"model": ([0.5], [1.5])})
+"""
+
+ORANGE = """figure => {
+    const canvas = figure.querySelector("canvas");
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    const xs = [], ys = [];
+    for (let i = 0; i < data.length; i += 4)   // the first group's colour, #e65100, allowing for anti-aliasing
+        if (data[i] > 200 && data[i + 1] > 50 && data[i + 1] < 120 && data[i + 2] < 60) {
+            xs.push((i / 4) % canvas.width); ys.push(Math.floor(i / 4 / canvas.width));
+        }
+    return { count: xs.length, width: canvas.width, height: canvas.height,
+             xSpan: xs.length ? Math.max(...xs) - Math.min(...xs) : 0, ySpan: ys.length ? Math.max(...ys) - Math.min(...ys) : 0 };
+}"""
+
+
+def test_scatter_intervals_draw_whiskers_inside_widened_axes(server, browser_profile):
+    page = open_module(browser_profile(), server.url + PAGE)
+    run_scratch(page, WHISKERS)
+    page.wait_for_selector("figure[aria-label='A point and its intervals'] canvas")
+    bare = page.eval_on_selector("figure[aria-label='A bare point']", ORANGE)
+    whiskered = page.eval_on_selector("figure[aria-label='A point and its intervals']", ORANGE)
+    assert 0 < bare["count"] and bare["xSpan"] < 20, f"a bare point is a small dot: {bare}"
+    assert whiskered["xSpan"] > 0.6 * whiskered["width"], (
+        f"the x interval 0-10 around a point at 1 should be drawn across most of the plot (the axis widened to hold "
+        f"it): {whiskered}")
+    assert whiskered["ySpan"] > 0.3 * whiskered["height"], f"the y interval should be drawn too: {whiskered}"
+    assert page.tt_errors == []
