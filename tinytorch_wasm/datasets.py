@@ -91,7 +91,7 @@ def text_baselines(train: str, validation: str) -> dict[str, float]:
             "bigram": char_ngram_cross_entropy(train, validation, 2)}
 
 
-def repeating_patterns(n: int, vocab_size: int = 10, length: int = 12, max_period: int = 4,
+def repeating_patterns(n: int, vocab_size: int = 10, length: int = 8, max_period: int = 3,
                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A next-token task for small transformers: (inputs, targets), int64 arrays of shape (n, length).
 
