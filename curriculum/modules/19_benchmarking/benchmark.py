@@ -436,13 +436,16 @@ class TinyMLPerf:
 
 
 def format_results(results):
-    """The results as a text table, intervals included."""
-    lines = [f"{'entry':22s} {'batch':>5s} {'accuracy [95% CI]':>21s} {'latency ms [95% CI]':>27s} {'p90 ms':>8s} "
-             f"{'examples/s':>10s} {'size KB':>8s} {'peak KB':>8s}"]
+    """The results as text, three short lines each, every measured number with its interval; /s is examples per
+    second at the median latency."""
+    lines = []
     for r in results:
-        accuracy = "-" if r.accuracy is None else (f"{r.accuracy:6.1%} [{r.accuracy_ci[0]:.1%}, {r.accuracy_ci[1]:.1%}]")
-        latency = f"{r.latency_ms:8.3f} [{r.latency_ci_ms[0]:.3f}, {r.latency_ci_ms[1]:.3f}]"
-        lines.append(f"{r.name[:22]:22s} {r.batch_size:5d} {accuracy:>21s} {latency:>27s} {r.p90_ms:8.3f} "
-                     f"{r.throughput:10.0f} {r.size_bytes / 1024:8.1f} {r.peak_memory_bytes / 1024:8.1f}"
-                     + ("" if r.valid else "  (below the quality target: not valid)"))
+        task = f" · {r.task}" if r.task else ""
+        verdict = "" if r.valid else " · NOT VALID: below the quality target"
+        accuracy = "-" if r.accuracy is None else (
+            f"{r.accuracy:.1%} [{r.accuracy_ci[0]:.1%}, {r.accuracy_ci[1]:.1%}]")
+        lines += [f"{r.name}{task} · batch {r.batch_size}{verdict}",
+                  f"  accuracy {accuracy}  size {r.size_bytes / 1024:.1f} KB  peak {r.peak_memory_bytes / 1024:.1f} KB",
+                  f"  latency {r.latency_ms:.3f} ms [{r.latency_ci_ms[0]:.3f}, {r.latency_ci_ms[1]:.3f}]  "
+                  f"p90 {r.p90_ms:.3f} ms  {r.throughput:,.0f}/s"]
     return "\n".join(lines)
