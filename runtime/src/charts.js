@@ -1,6 +1,7 @@
 // Charts sent by Python (tinytorch_wasm.plot), drawn with uPlot. A chart is keyed by its title, so a training
 // loop that re-sends the same title updates one chart instead of piling up new ones.
 import uPlot from "uplot";
+import { barChart } from "./bars.js";
 
 const PALETTE = ["#e65100", "#1565c0", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#5d4037", "#ad1457"];
 
@@ -38,9 +39,10 @@ export class ChartBoard {
   }
 
   draw(spec) {
-    const { data, series } = spec.kind === "scatter" ? scatterData(spec) : lineData(spec);
+    const layout = spec.kind === "bars" ? barChart(spec, PALETTE) : spec.kind === "scatter" ? scatterData(spec) : lineData(spec);
+    const { data, series } = layout;
     const existing = this.charts.get(spec.title);
-    const sameSeries = existing && existing.series.slice(1).map((x) => x.label).join("\n") ===
+    const sameSeries = existing && spec.kind !== "bars" && existing.series.slice(1).map((x) => x.label).join("\n") ===
       series.map((x) => x.label).join("\n");
     if (sameSeries) {
       existing.setData(data);
@@ -53,10 +55,10 @@ export class ChartBoard {
     this.container.append(figure);
     const width = Math.max(280, Math.min(640, this.container.clientWidth || 560));
     const chart = new uPlot({
-      title: spec.title, width, height: 260,
-      scales: { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } },
-      axes: [{ label: spec.xlabel, stroke: "currentColor" }, { label: spec.ylabel, stroke: "currentColor" }],
-      series: [{ label: spec.xlabel || "x" }, ...series],
+      title: spec.title, width, height: layout.height || 260,
+      scales: layout.scales || { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } },
+      axes: layout.axes || [{ label: spec.xlabel, stroke: "currentColor" }, { label: spec.ylabel, stroke: "currentColor" }],
+      series: [layout.xSeries || { label: spec.xlabel || "x" }, ...series],
     }, data, figure);
     this.charts.set(spec.title, chart);
   }
