@@ -50,6 +50,19 @@ def named_layers(model, prefix=""):
     yield from walk(prefix, model)
 
 
+def set_layer(model, name, new_layer):
+    """Put `new_layer` where named_layers(model) found the layer called `name` ("blocks.1.mlp.fc1", "layers.0"),
+    inside `model` itself. Modules 15 and 16 swap layers for quantized, factorised or pruned ones with it."""
+    *path, last = name.split(".")
+    parent = model
+    for part in path:
+        parent = parent[int(part)] if isinstance(parent, (list, tuple)) else getattr(parent, part)
+    if isinstance(parent, list):
+        parent[int(last)] = new_layer
+    else:
+        setattr(parent, last, new_layer)
+
+
 def _shape(x):
     return tuple(np.shape(x.data if isinstance(x, Tensor) else x))
 
