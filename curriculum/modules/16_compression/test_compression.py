@@ -237,10 +237,10 @@ def test_distillation_loss_matches_the_formula():
 
 @pytest.mark.exercise("16.5")
 def test_distillation_gradient_matches_finite_differences():
-    t, y = rand(4, 5, scale=2.0), np.array([1, 0, 4, 2])
-    for T, alpha in ((3.0, 0.6), (1.0, 0.0), (5.0, 1.0)):
+    t, y = rand(3, 4, scale=2.0), np.array([1, 0, 3])
+    for T, alpha in ((3.0, 0.6), (5.0, 1.0)):
         kd = KnowledgeDistillation(None, None, temperature=T, alpha=alpha)
-        s = Tensor(rand(4, 5, scale=2.0), requires_grad=True)
+        s = Tensor(rand(3, 4, scale=2.0), requires_grad=True)
         check_gradients(lambda s: kd.loss(s, Tensor(t), y), [s], f"the distillation loss at T={T}, alpha={alpha}",
                         atol=1e-3, eps=1e-3)
 
