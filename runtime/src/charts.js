@@ -1,7 +1,9 @@
-// Charts sent by Python (tinytorch_wasm.plot): lines and scatter plots drawn with uPlot, image grids on canvases.
+// Charts sent by Python (tinytorch_wasm.plot): lines, scatter plots and bars (bars.js) drawn with uPlot, image grids
+// (images.js) on canvases.
 // A chart is keyed by its title, so a training loop that re-sends the same title updates one chart in place instead
 // of piling up new ones.
 import uPlot from "uplot";
+import { barChart } from "./bars.js";
 import { imageGrid } from "./images.js";
 import { drawWhiskers, rangeWith, whiskers } from "./whiskers.js";
 
@@ -45,10 +47,11 @@ export class ChartBoard {
       this.place(spec.title, { figure: imageGrid(spec) });
       return;
     }
-    const { data, series } = spec.kind === "scatter" ? scatterData(spec) : lineData(spec);
+    const layout = spec.kind === "bars" ? barChart(spec, PALETTE) : spec.kind === "scatter" ? scatterData(spec) : lineData(spec);
+    const { data, series } = layout;
     const existing = this.charts.get(spec.title);
-    const sameSeries = existing && existing.plot && existing.plot.series.slice(1).map((x) => x.label).join("\n") ===
-      series.map((x) => x.label).join("\n");
+    const sameSeries = existing && existing.plot && spec.kind !== "bars" &&
+      existing.plot.series.slice(1).map((x) => x.label).join("\n") === series.map((x) => x.label).join("\n");
     const segments = spec.kind === "scatter" ? whiskers(spec, PALETTE) : [];
     if (sameSeries && Boolean(existing.whiskers) === segments.length > 0) {
       if (existing.whiskers) existing.whiskers.segments = segments;
@@ -61,7 +64,7 @@ export class ChartBoard {
     const chart = { figure };
     this.place(spec.title, chart); // in the page before uPlot measures it
     const width = Math.max(280, Math.min(640, this.container.clientWidth || 560));
-    const scales = { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } };
+    const scales = layout.scales || { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } };
     const hooks = {};
     if (segments.length) {
       chart.whiskers = { segments };
@@ -70,9 +73,9 @@ export class ChartBoard {
       hooks.draw = [drawWhiskers(chart.whiskers)];
     }
     chart.plot = new uPlot({
-      title: spec.title, width, height: 260, scales, hooks,
-      axes: [{ label: spec.xlabel, stroke: "currentColor" }, { label: spec.ylabel, stroke: "currentColor" }],
-      series: [{ label: spec.xlabel || "x" }, ...series],
+      title: spec.title, width, height: layout.height || 260, scales, hooks,
+      axes: layout.axes || [{ label: spec.xlabel, stroke: "currentColor" }, { label: spec.ylabel, stroke: "currentColor" }],
+      series: [layout.xSeries || { label: spec.xlabel || "x" }, ...series],
     }, data, figure);
   }
 
