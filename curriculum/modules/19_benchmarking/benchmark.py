@@ -3,21 +3,21 @@
 One timing is a sample of a noisy process: the browser, other tabs and the machine's other users all take their
 share. A benchmark therefore warms up first, times many calls one by one, reports the median and a confidence
 interval rather than one number, measures what it compares side by side, and writes its rules down. This module
-builds that: a Timer, percentiles and bootstrap intervals, a model's stored bytes, peak memory and accuracy, a
-Benchmark over models and batch sizes, the Pareto front of accuracy against cost, and TinyMLPerf, a suite with
-fixed rules over the course's own models.
+builds that: a Timer, percentiles and bootstrap intervals, inference and accuracy per example, a Benchmark of
+latency, accuracy, size and memory (the last two by module 14's Profiler) over models and batch sizes, the Pareto
+front of accuracy against cost, and TinyMLPerf, a suite with fixed rules over the course's own models.
 
 Fill in each `TODO` below. Press "Run tests" to check your work; every test names the exercise it belongs to.
 """
 import math
 import time
-import tracemalloc
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
+from tinytorch.profiling.profiler import Profiler
 
 
 # --- 19.1 timing: warm-up, samples, percentiles ----------------------------------------------------------------
@@ -162,62 +162,10 @@ def speedup_ci(baseline_ms, candidate_ms, confidence=0.95, n_resamples=1000, see
     ### END SOLUTION
 
 
-# --- 19.3 what a model costs: stored bytes and peak memory (given), inference and accuracy ---------------------
-# Module 14's Profiler measures size and memory by the same rules (model_bytes, measure_memory); they are repeated
-# here, given, so that this module runs on its own.
-
-def parts(model):
-    """`model` and every layer inside it (found through attributes, lists, tuples and dicts), each once."""
-    found, seen, todo = [], set(), [model]
-    while todo:
-        obj = todo.pop()
-        if isinstance(obj, (list, tuple)):
-            todo.extend(obj)
-        elif isinstance(obj, dict):
-            todo.extend(obj.values())
-        elif callable(getattr(obj, "forward", None)) and not isinstance(obj, type) and id(obj) not in seen:
-            seen.add(id(obj))
-            found.append(obj)
-            todo.extend(vars(obj).values())
-    return found
-
-
-def model_size_bytes(model):
-    """Bytes the model stores: what a file holding it would need, not what a formula says it should.
-
-    Every parameter's data counts once, by its real size (nbytes: a float16 or int8 array is smaller than float32),
-    even when two layers share it (a tied embedding and output head store one matrix). A part that keeps weights in
-    a form of its own, outside parameters() (module 15's int8 layers, a sparse layer of module 16), says how many
-    bytes through a storage_bytes() method, added for every such part.
-    """
-    distinct = {id(p): p for p in model.parameters()}
-    stored = sum(int(p.data.nbytes) for p in distinct.values())
-    stored += sum(int(part.storage_bytes()) for part in parts(model) if hasattr(part, "storage_bytes"))
-    return int(stored)
-
-
-def peak_memory_bytes(fn, *args, **kwargs):
-    """The most memory fn(*args, **kwargs) held at once while it ran, beyond what was allocated before, in bytes,
-    as tracemalloc sees it (Python objects and NumPy arrays). Temporaries count even though they are freed before
-    the call returns: they had to fit.
-
-    Memory is measured in a call of its own, never while timing: tracing every allocation slows each one down.
-    Tracing that someone else started (the page's Profile button) is left running; a peak reached before the
-    call is not the call's (reset_peak).
-    """
-    started_here = not tracemalloc.is_tracing()
-    if started_here:
-        tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        fn(*args, **kwargs)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        if started_here:
-            tracemalloc.stop()
-    return max(int(peak - before), 0)
-
+# --- 19.3 inference and accuracy ---------------------------------------------------------------------------------
+# What a model stores and the memory a call needs come from module 14's Profiler: model_bytes (each parameter once,
+# plus storage_bytes() of layers that keep weights their own way, as module 15's int8 layers do) and measure_memory
+# (tracemalloc's peak, in a call of its own: tracing slows every allocation, so it never runs while timing).
 
 def as_input(x):
     """What a model is called with: floating-point data as a Tensor, token ids (integers) as they are."""
@@ -270,7 +218,7 @@ class BenchmarkResult:
     p90_ms: float                         # 9 calls in 10 were at least this fast
     samples_ms: list                      # every timed call, in order
     throughput: float                     # examples per second at the median latency
-    size_bytes: int                       # what the model stores
+    size_bytes: int | None                # what the model stores (None for a plain function: no parameters)
     peak_memory_bytes: int                # the most one call held at once
     accuracy: float | None = None         # of every labelled example; None without labels
     accuracy_ci: tuple | None = None      # (low, high) bootstrap interval over the examples
@@ -329,24 +277,25 @@ class Benchmark:
     def run(self, models):
         """One BenchmarkResult per model (a dict {name: model}) and batch size, in that order."""
         samples = self.latencies(models)
-        results = []
+        profiler, results = Profiler(), []
         for name, model in models.items():
             accuracy, accuracy_ci = self.accuracy(model)
-            size = model_size_bytes(model)
+            size = profiler.model_bytes(model) if callable(getattr(model, "parameters", None)) else None
             for b in self.batch_sizes:
                 timing = Measurement(samples[(name, b)])
                 x = as_input(self.inputs[:b])
+                memory = profiler.measure_memory(inference, model, x)
                 # TODO 19.4: a BenchmarkResult for this model and batch: latency_ms is timing's median (never
                 # its mean: one call slowed by something else must not move it), latency_ci_ms its interval
                 # (timing.ci with self.confidence and seed=self.seed), p90_ms its 90th percentile, samples_ms
                 # timing.samples, throughput = b examples per median latency in SECONDS, size_bytes = size,
-                # peak_memory_bytes of one inference(model, x) call, and the accuracy and its interval.
+                # peak_memory_bytes = memory.peak_bytes, and the accuracy and its interval.
                 ### BEGIN SOLUTION
                 results.append(BenchmarkResult(
                     name=name, batch_size=b, latency_ms=timing.median,
                     latency_ci_ms=timing.ci(self.confidence, seed=self.seed), p90_ms=timing.percentile(90),
                     samples_ms=timing.samples, throughput=b / (timing.median / 1e3), size_bytes=size,
-                    peak_memory_bytes=peak_memory_bytes(inference, model, x),
+                    peak_memory_bytes=memory.peak_bytes,
                     accuracy=accuracy, accuracy_ci=accuracy_ci))
                 ### END SOLUTION
         return results
@@ -444,8 +393,9 @@ def format_results(results):
         verdict = "" if r.valid else " · NOT VALID: below the quality target"
         accuracy = "-" if r.accuracy is None else (
             f"{r.accuracy:.1%} [{r.accuracy_ci[0]:.1%}, {r.accuracy_ci[1]:.1%}]")
+        size = "-" if r.size_bytes is None else f"{r.size_bytes / 1024:.1f} KB"
         lines += [f"{r.name}{task} · batch {r.batch_size}{verdict}",
-                  f"  accuracy {accuracy}  size {r.size_bytes / 1024:.1f} KB  peak {r.peak_memory_bytes / 1024:.1f} KB",
+                  f"  accuracy {accuracy}  size {size}  peak {r.peak_memory_bytes / 1024:.1f} KB",
                   f"  latency {r.latency_ms:.3f} ms [{r.latency_ci_ms[0]:.3f}, {r.latency_ci_ms[1]:.3f}]  "
                   f"p90 {r.p90_ms:.3f} ms  {r.throughput:,.0f}/s"]
     return "\n".join(lines)

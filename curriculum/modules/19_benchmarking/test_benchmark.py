@@ -2,7 +2,6 @@
 durations, so every expected median, sample and order is known exactly. Statistics are checked against NumPy and
 against what theory says of synthetic samples (the spread of a median of normal samples), never against a
 reference implementation."""
-import tracemalloc
 from collections import namedtuple
 
 import numpy as np
@@ -10,8 +9,8 @@ import pytest
 
 import tinytorch.core.autograd as autograd
 from tinytorch.benchmarking.benchmark import (Benchmark, Measurement, Task, Timer, TinyMLPerf, bootstrap_ci,
-                                              correct_per_example, dominates, inference, model_size_bytes,
-                                              pareto_front, peak_memory_bytes, percentile, speedup_ci)
+                                              correct_per_example, dominates, inference, pareto_front, percentile,
+                                              speedup_ci)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Dropout, Layer, Linear, Sequential
 from tinytorch.core.tensor import Tensor
@@ -120,7 +119,7 @@ def test_time_call_reads_the_clock_around_the_call():
     assert timer.time_call(work) == pytest.approx(4.0), "a call that takes 4 ms on the timer's clock should time 4.0"
 
 
-# --- 19.2 bootstrap -----------------------------------------------------------------------------------------------------
+# --- 19.2 bootstrap ------------------------------------------------------------------------------------------------
 
 def normal(n, seed):
     return np.random.default_rng(seed).standard_normal(n)
@@ -174,7 +173,8 @@ def test_speedup_ci_tells_a_real_speedup_from_none():
     speedup, low, high = speedup_ci(baseline, faster, seed=0)
     assert speedup == pytest.approx(np.median(baseline) / np.median(faster)), (
         f"the speed-up is median(baseline) / median(candidate), got {speedup}")
-    assert 1.8 < low < speedup < high < 2.2, f"a 2x faster candidate: expected an interval around 2, got [{low}, {high}]"
+    assert 1.8 < low < speedup < high < 2.2, (
+        f"a 2x faster candidate: expected an interval around 2, got [{low}, {high}]")
     same = 2.0 + 0.1 * rng.standard_normal(45)
     speedup, low, high = speedup_ci(baseline, same, seed=0)
     assert low < 1 < high, (
@@ -182,78 +182,7 @@ def test_speedup_ci_tells_a_real_speedup_from_none():
     assert speedup_ci(baseline, same, seed=5) == speedup_ci(baseline, same, seed=5), "the seed must make it repeatable"
 
 
-# --- 19.3 what a model costs ------------------------------------------------------------------------------------------
-
-class Int8Part(Layer):
-    """Stands in for module 15's QuantizedLinear: weights kept as int8 outside parameters()."""
-
-    def __init__(self):
-        self.q_weight = np.zeros((8, 4), dtype=np.int8)
-        self.scale = np.ones(4, dtype=np.float32)
-
-    def forward(self, x):
-        return Tensor(x.data @ (self.q_weight * self.scale))
-
-    def parameters(self):
-        return []
-
-    def storage_bytes(self):
-        return self.q_weight.nbytes + self.scale.nbytes  # 32 + 16
-
-
-@pytest.mark.exercise("19.3")
-def test_model_size_counts_the_bytes_really_stored():
-    mlp = Sequential(Linear(4, 3), ReLU(), Linear(3, 2))
-    assert model_size_bytes(mlp) == (4 * 3 + 3 + 3 * 2 + 2) * 4, "an MLP's size is its float32 parameters' bytes"
-    square = Linear(3, 3)
-    twice = Sequential(square, ReLU(), square)                    # one layer used twice: its weights stored once
-    assert model_size_bytes(twice) == (9 + 3) * 4, (
-        f"got {model_size_bytes(twice)} for one Linear(3, 3) used twice: count each parameter Tensor once (by id)")
-    half = Linear(8, 8)
-    half.weight.data = half.weight.data.astype(np.float16)       # a half-precision weight: 2 bytes a number
-    assert model_size_bytes(half) == 64 * 2 + 8 * 4, (
-        f"got {model_size_bytes(half)} for a float16 (8, 8) weight and a float32 bias: use each array's nbytes, "
-        "not size * 4")
-    mixed = Sequential(Linear(2, 8), Int8Part())
-    assert model_size_bytes(mixed) == (16 + 8) * 4 + 48, (
-        f"got {model_size_bytes(mixed)}: a part with storage_bytes() (int8 weights, outside parameters()) must be "
-        "counted too")
-
-
-@pytest.mark.exercise("19.3")
-def test_peak_memory_counts_temporaries_freed_before_returning():
-    def work():
-        big = np.ones(500_000)  # 4 MB of float64, freed before the function returns
-        small = big[:10].copy()
-        del big
-        return small
-
-    assert not tracemalloc.is_tracing(), "tracemalloc was left running by an earlier call"
-    peak = peak_memory_bytes(work)
-    assert 4_000_000 <= peak < 5_000_000, (
-        f"work() held a 4 MB array for a moment; the peak should be about 4,000,000 bytes, got {peak:,}: read the "
-        "PEAK traced memory (get_traced_memory()[1]), not the current one after the call")
-    assert 2_000_000 <= peak_memory_bytes(np.ones, 250_000) < 3_000_000, "pass the arguments on to fn"
-    assert not tracemalloc.is_tracing(), "peak_memory_bytes started tracemalloc, so it must stop it again"
-    with pytest.raises(ZeroDivisionError):
-        peak_memory_bytes(lambda: 1 / 0)
-    assert not tracemalloc.is_tracing(), "when fn raises, tracing must still be stopped (try / finally)"
-
-
-@pytest.mark.exercise("19.3")
-def test_peak_memory_is_this_calls_and_leaves_tracing_running():
-    tracemalloc.start()  # as the page's Profile button does
-    try:
-        earlier = np.ones(1_000_000)  # an 8 MB peak reached BEFORE the call
-        del earlier
-        peak = peak_memory_bytes(np.ones, 100_000)
-        assert tracemalloc.is_tracing(), "tracing was on before the call: peak_memory_bytes must leave it on"
-    finally:
-        tracemalloc.stop()
-    assert 800_000 <= peak < 1_500_000, (
-        f"the call allocated 800,000 bytes but got {peak:,}: reset the peak (tracemalloc.reset_peak()) before the "
-        "call, so an earlier peak is not counted, and subtract what was traced before")
-
+# --- 19.3 inference and accuracy -----------------------------------------------------------------------------------
 
 @pytest.mark.exercise("19.3")
 def test_inference_runs_in_eval_mode_without_a_graph():
@@ -349,7 +278,7 @@ def test_benchmark_accuracy_memory_and_their_intervals():
     labels[:10] = (labels[:10] + 1) % 3                                       # 10 of 40 wrong: 75 %
     results = Benchmark(x, labels, batch_sizes=(1, 8), seed=0, timer=Timer(1, 3, clock)).run({"m": model})
     for r in results:
-        assert r.accuracy == pytest.approx(0.75), f"30 of 40 examples are right, accuracy should be 0.75, got {r.accuracy}"
+        assert r.accuracy == pytest.approx(0.75), f"30 of 40 examples are right: accuracy 0.75, got {r.accuracy}"
         low, high = r.accuracy_ci
         assert 0.55 < low < 0.75 < high < 0.9, (
             f"with 40 examples, 75 % is uncertain by about +-13 points: expected an interval around it, got "
@@ -358,6 +287,20 @@ def test_benchmark_accuracy_memory_and_their_intervals():
         assert expected <= r.peak_memory_bytes < expected + 200_000, (
             f"batch {r.batch_size}: the model holds {expected:,} bytes of temporaries in one call, peak_memory_bytes "
             f"reported {r.peak_memory_bytes:,}")
+
+
+@pytest.mark.exercise("19.4")
+def test_benchmark_measures_a_plain_function_too():
+    clock = FakeClock()
+
+    def scores(x):  # no parameters, no eval(): a function, e.g. a model wrapped with some pre-processing
+        clock.now += 0.002
+        return Tensor(x.data[:, :3])
+
+    (result,) = Benchmark(records(6), batch_sizes=(2,), timer=Timer(1, 5, clock)).run({"function": scores})
+    assert result.latency_ms == pytest.approx(2.0) and result.throughput == pytest.approx(1000.0), (
+        f"2 examples in 2 ms is 1000 examples per second, got latency {result.latency_ms} and {result.throughput}")
+    assert result.size_bytes is None, "a plain function stores no parameters: its size is unknown (None), not 0"
 
 
 # --- 19.5 the Pareto front -----------------------------------------------------------------------------------------
