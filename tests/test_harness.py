@@ -46,6 +46,12 @@ def test_assemble_uses_the_learners_file_and_the_reference_elsewhere(tmp_path):
     assert not (tmp_path / curriculum.module("02").package_path).exists(), "a stale later module survived"
 
 
+def test_assemble_up_to_a_module_the_course_lacks_stops_before_the_next(tmp_path):
+    ids = [m.id for m in curriculum.modules()]
+    used = assemble(tmp_path, upto="02x")  # sorts between 02 and 03, as 17 does while only 16 and 19 exist
+    assert list(used) == [i for i in ids if i <= "02x"] == ["01", "02"], f"assembled {list(used)}"
+
+
 def test_reference_passes_with_results_grouped_by_exercise(tmp_path):
     assemble(tmp_path, upto="01")
     result = run_module_tests("01", tmp_path)

@@ -102,13 +102,8 @@ class Report:
 
 
 def _missing_modules(m: Milestone, package_dir: Path) -> list[str]:
-    missing = []
-    for module in curriculum.modules():
-        if not (Path(package_dir) / module.package_path).exists():
-            missing.append(f"{module.id} ({module.package_path})")
-        if module.id == m.requires:
-            break
-    return missing
+    return [f"{module.id} ({module.package_path})" for module in curriculum.modules()
+            if module.id <= m.requires and not (Path(package_dir) / module.package_path).exists()]
 
 
 def _called_from(exc: BaseException, code_file: Path) -> str:

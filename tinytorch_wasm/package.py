@@ -22,6 +22,8 @@ def assemble(dest: Path, learner: dict[str, str] | None = None, upto: str | None
     shutil.rmtree(root, ignore_errors=True)  # a clean tree: no stale file from an earlier choice survives
     used = {}
     for module in curriculum.modules():
+        if upto is not None and module.id > upto:
+            break  # two-digit ids compare as text; `upto` may name a module not in the course yet (a gap): stop there
         target = Path(dest) / module.package_path
         for package_dir in [target.parent, *target.parent.parents]:
             if package_dir == Path(dest) or Path(dest) not in package_dir.parents:
@@ -33,8 +35,6 @@ def assemble(dest: Path, learner: dict[str, str] | None = None, upto: str | None
         source = learner.get(module.id)
         used[module.id] = MINE if source is not None else REFERENCE
         target.write_text(source if source is not None else module.reference_source())
-        if module.id == upto:
-            break
     forget_package()
     return used
 
