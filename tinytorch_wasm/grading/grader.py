@@ -64,6 +64,7 @@ class UnitResult:
     status: str                              # graded | not submitted | not counted
     tests: list[dict] = field(default_factory=list)  # {node, id, exercise, outcome, message}
     reasons: list[str] = field(default_factory=list)  # why the whole unit fails (hostile or broken code)
+    notes: list[str] = field(default_factory=list)    # what explains failures without failing the unit as a whole
     milestone: dict | None = None
     seconds: float = 0.0
     output: str = ""
@@ -101,15 +102,16 @@ def read_private_tests(folder: Path | None, course: Course) -> dict[str, dict[st
     return tests
 
 
-def _readable(course: Course) -> dict:
-    """What a unit's process may read: the Python installation, the harness, the course files the site ships."""
+def _readable(course: Course, private_tests: Path | None) -> dict:
+    """What a unit's process may read: the Python installation, the harness, the course files the site ships; and
+    the one folder it may not even list, the instructor's tests."""
     python = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                                             *sysconfig.get_paths().values()) if p and os.path.isdir(p)}
     files = archive_files(course, REPOSITORY)
     return {"readable_dirs": sorted(python | {str(HARNESS)}),
             "readable_files": sorted(str(REPOSITORY / name) for name, source in files.items()
                                      if isinstance(source, Path)),
-            "hidden_dirs": []}
+            "hidden_dirs": [str(Path(private_tests).resolve())] if private_tests else []}
 
 
 class Slot:
@@ -156,7 +158,7 @@ class Grader:
         self.work = Path(tempfile.mkdtemp(prefix="tinytorch-grading-"))
         os.chmod(self.work, 0o711)  # slot users reach their own scratch folder, list nothing else
         (self.work / "results").mkdir(mode=0o700)
-        setup = {**_readable(self.course), "network": options.network_namespace}
+        setup = {**_readable(self.course, options.private_tests), "network": options.network_namespace}
         with ThreadPoolExecutor(max_workers=options.jobs) as pool:
             slots = list(pool.map(lambda i: Slot(i, setup), range(options.jobs)))
         self.slots: queue.Queue[Slot] = queue.Queue()
@@ -201,7 +203,7 @@ class Grader:
         return units
 
     # --- running ----------------------------------------------------------------------------------------------------
-    def job(self, learner: str, kind: str, target: str, files: dict[str, str]) -> dict:
+    def job(self, learner: str, kind: str, target: str, files: dict[str, str], seconds: float | None = None) -> dict:
         with self.lock:
             self.counter += 1
             number = self.counter
@@ -209,7 +211,7 @@ class Grader:
         scratch.mkdir(mode=0o700)
         upto = milestones.milestone(target).requires if kind == "milestone" else target
         assemble(scratch / "package", files, upto=upto, withheld=self.course.withheld)
-        seconds = self.options.milestone_seconds if kind == "milestone" else self.options.test_seconds
+        seconds = seconds or (self.options.milestone_seconds if kind == "milestone" else self.options.test_seconds)
         job = {"id": number, "kind": kind, "target": target, "scratch": str(scratch),
                "unit": {"learner": learner, "kind": kind, "target": target},
                "output": str(self.work / "results" / f"{number}.out"),
@@ -219,8 +221,8 @@ class Grader:
             job["private_tests"] = self.private[target]
         return job
 
-    def run(self, learner: str, kind: str, target: str, files: dict[str, str]) -> dict:
-        job = self.job(learner, kind, target, files)
+    def run(self, learner: str, kind: str, target: str, files: dict[str, str], seconds: float | None = None) -> dict:
+        job = self.job(learner, kind, target, files, seconds)
         slot = self.slots.get()
         try:
             return slot.run(job)
@@ -299,8 +301,14 @@ def interpret(kind: str, target: str, reply: dict, expected: list[str] | None) -
     unknown = [n for n in tests if expected is not None and n not in expected]
     if unknown:
         unit.reasons.append("tampering: results for tests that do not exist (" + ", ".join(unknown[:3]) + ")")
+    messages = " ".join([*errors, *(t["message"] or "" for t in unit.tests)])
+    if "MemoryError" in messages:
+        unit.notes.append("it ran out of memory (each unit may use the memory limit the grader was given)")
+    if finished.get("log"):
+        unit.output = "pytest's log (with what the code printed):\n" + finished["log"] + (
+            "\n" + unit.output if unit.output else "")
     if errors and not any(t["outcome"] == "passed" for t in unit.tests):
-        unit.output = errors[0] + ("\n" + unit.output if unit.output else "")
+        unit.output = errors[0] + "\n" + unit.output
     return unit
 
 

@@ -17,7 +17,7 @@ def summarise(result, course, weights: Weights) -> list[dict]:
         summary = score_learner(learner, course, result.expected, weights, result.modules)
         if learner.error:
             summary = {**summary, "score": 0.0}
-        units = [{"kind": u.kind, "target": u.target, "status": u.status, "tests": u.tests, "reasons": u.reasons,
+        units = [{"kind": u.kind, "target": u.target, "status": u.status, "tests": u.tests, "reasons": u.reasons, "notes": u.notes,
                   "milestone": u.milestone, "seconds": u.seconds, "grader_problem": u.grader_problem,
                   "output": u.output[-4000:]} for u in learner.units]
         rows.append({"learner": learner.name, "file": str(learner.path), "error": learner.error,

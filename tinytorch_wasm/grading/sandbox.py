@@ -133,6 +133,11 @@ def _refuse_signal_handlers(*args, **kwargs):
     raise PermissionError("not allowed while grading: signal handlers")
 
 
+def _refuse_threads(*args, **kwargs):
+    sys.audit(EVENT, "violation", "starting a thread")
+    raise PermissionError("not allowed while grading: threads")
+
+
 def _no_native_modules(*args, **kwargs):
     raise ImportError("no native module can be loaded while grading")
 
@@ -151,6 +156,9 @@ def remove_escape_hatches() -> None:
             if hasattr(holder, name):
                 delattr(holder, name)
     _signal.signal = signal.signal = _refuse_signal_handlers
+    import _thread
+    import threading
+    _thread.start_new_thread = _thread.start_new = threading._start_new_thread = _refuse_threads
 
 
 def trusted_code() -> dict[int, types.CodeType]:
@@ -197,7 +205,8 @@ def install(policy: Policy, trusted: dict[int, types.CodeType], fingerprint, res
     codes = [(label, function, code) for label, function, code in fingerprint.code]
     scratch, readable_dirs, readable_files = policy.scratch, policy.readable_dirs, policy.readable_files
     hidden_dirs = policy.hidden_dirs
-    records, violations, state = [], [], {"busy": False, "sealed": False, "created": 0}
+    records, violations, busy, state = [], [], set(), {"sealed": False, "created": 0}
+    from _thread import get_ident as _get_ident
     debug = os.environ.get("TINYTORCH_GRADING_DEBUG") == "1"  # denials also on the unit's output
     sandbox: set[int] = set()
     nonce = posix.urandom(24).hex()
@@ -376,9 +385,10 @@ def install(policy: Policy, trusted: dict[int, types.CodeType], fingerprint, res
             on_event(args)
 
     def hook(event, args):
-        if state["busy"]:
-            return  # the hook's own calls; no learner code runs while it is busy
-        state["busy"] = True
+        thread = _get_ident()
+        if thread in busy:
+            return  # the hook's own calls in this thread; no learner code runs in it while the hook does
+        busy.add(thread)
         collecting = _gc_enabled()
         _gc_disable()  # no finalizer of a learner object may run while the hook is on the stack
         try:
@@ -386,7 +396,7 @@ def install(policy: Policy, trusted: dict[int, types.CodeType], fingerprint, res
         finally:
             if collecting:
                 _gc_enable()
-            state["busy"] = False
+            busy.discard(thread)
 
     def add_sandbox(code):
         sandbox.add(id(code))

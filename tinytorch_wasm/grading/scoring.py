@@ -80,7 +80,7 @@ def score_learner(learner, course, expected: dict, weights: Weights, modules) ->
         private = [{**t, "kind": "private"} for t in expected.get(("private", m.id), [])]
         points = weights.test_points(m.id, own + private)
         outcomes: dict[str, str] = {}
-        reasons, grader_problems = [], []
+        reasons, grader_problems, notes = [], [], []
         status = "graded"
         for kind in ("module", "private"):
             unit = units.get((kind, m.id))
@@ -89,8 +89,8 @@ def score_learner(learner, course, expected: dict, weights: Weights, modules) ->
             status = unit.status if kind == "module" else status
             if unit.grader_problem:
                 grader_problems.append(unit.grader_problem)
-            if unit.reasons:
-                reasons.extend(unit.reasons)
+            reasons.extend(unit.reasons)
+            notes.extend(unit.notes)
             for t in unit.tests:
                 outcomes[(kind, t["node"])] = "failed" if unit.failed_whole else t["outcome"]
         def tally(tests, kind):
@@ -107,7 +107,7 @@ def score_learner(learner, course, expected: dict, weights: Weights, modules) ->
                 exercises[eid or "other"] = {"title": e.title if e else "Other checks", **tally(mine, "module")}
         entry = {"title": m.title, "status": status, "score": _round(course_tests["score"] + private_tests["score"]),
                  "max": _round(course_tests["max"] + private_tests["max"]), "tests": course_tests,
-                 "private": private_tests, "exercises": exercises, "reasons": reasons,
+                 "private": private_tests, "exercises": exercises, "reasons": reasons, "notes": notes,
                  "grader_problems": grader_problems, "claim": claim_note(learner.claimed, m.id, course_tests, status)}
         summary["modules"][m.id] = entry
     for m in course.milestones:
@@ -193,6 +193,7 @@ def feedback(learner, summary: dict, visible_private: bool = True) -> str:
         unit = units.get(("module", module_id))
         if unit and not m["reasons"]:
             lines.extend(_failures(unit.tests))
+        lines.extend(f"  Note: {note}." for note in m["notes"])
         private = units.get(("private", module_id))
         if private and visible_private and not m["reasons"]:
             for test in private.tests:

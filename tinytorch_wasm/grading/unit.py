@@ -37,9 +37,15 @@ def _sender():
 class SealedReporter(testing.Reporter):
     """The tab's reporter, each observation also sent to the hook as it happens."""
 
-    def __init__(self, module, package_dir, send):
+    def __init__(self, module, package_dir, send, finder=None):
         super().__init__(module, package_dir)
-        self._send = send
+        self._send, self._finder = send, finder
+
+    def pytest_sessionstart(self, session):
+        if self._finder is not None:  # ahead of pytest's assertion rewriter, which would import the placeholders
+            if self._finder in sys.meta_path:
+                sys.meta_path.remove(self._finder)
+            sys.meta_path.insert(0, self._finder)
 
     def pytest_collection_finish(self, session):
         super().pytest_collection_finish(session)
@@ -111,16 +117,25 @@ def _test_globals_changed(test_files: set[str]) -> list[str]:
     return changed
 
 
+def _ends(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The start and the end of a long text (what the code printed first, pytest's summary last)."""
+    if len(text) <= limit:
+        return text
+    return text[:limit // 2] + f"\n[... {len(text) - limit} characters left out ...]\n" + text[-limit // 2:]
+
+
 def _run_tests(job, send, package_dir: Path, scratch: Path, private: PrecompiledTests | None):
     module = curriculum.module(job["target"])
-    reporter = SealedReporter(module, package_dir, send)
+    reporter = SealedReporter(module, package_dir, send, private)
     test_files = sorted(private.compiled) if private else [str(module.test_file)]
     rootdir = Path(test_files[0]).parent if private else module.folder
     result = testing.run_module_tests(module, package_dir, test_files=test_files, rootdir=rootdir,
                                       reporter=reporter, extra_args=["--basetemp", str(scratch / "pytest-tmp"),
                                                                      "-p", "no:faulthandler"])
-    send("finished", {"collection_errors": [e[-MESSAGE_LIMIT:] for e in result["collection_errors"]],
-                      "stopped": result["stopped"], "log": result["log"][-MESSAGE_LIMIT:]})
+    # From the reporter and pytest's log, not from `result`: learner code may have replaced what builds it.
+    log = result.get("log", "") if isinstance(result, dict) else ""
+    send("finished", {"collection_errors": [str(e)[-MESSAGE_LIMIT:] for e in reporter.collection_errors],
+                      "log": _ends(str(log))})
     send("test_globals_changed", _test_globals_changed({str(Path(f).resolve()) for f in test_files} |
                                                        set(test_files)))
     return "finished"
@@ -169,8 +184,6 @@ def child_main(job: dict, context: dict, output_fd: int, result_fd: int, nonce_f
         os.environ.update(HOME=str(scratch), TMPDIR=str(scratch / "tmp"))
         (scratch / "tmp").mkdir(exist_ok=True)
         sys.dont_write_bytecode = True
-        if private:
-            sys.meta_path.insert(0, private)
         send, seal = _sender()
         policy = sandbox.Policy(scratch, context["readable_dirs"], context["readable_files"],
                                 context["hidden_dirs"])
