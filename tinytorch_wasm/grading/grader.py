@@ -321,12 +321,18 @@ class ClassResult:
     seconds: float = 0.0
 
 
-def grade(paths: list[Path], options: Options, names: list[str] | None = None) -> ClassResult:
-    """Grade every export in `paths` (files; `expand` turns folders into files). One LearnerResult per path."""
+def grade(paths: list[Path], options: Options, names: list[str] | None = None,
+          expected: dict | None = None) -> ClassResult:
+    """Grade every export in `paths` (files; `expand` turns folders into files). One LearnerResult per path.
+    `expected`: what each unit is graded out of, measured before (the autograder ships it); else measured now."""
     import time
     started = time.monotonic()
     grader = Grader(options)
     try:
+        if expected is None:
+            _calibrate(grader)
+        else:
+            grader.expected = dict(expected)
         learners = _grade(grader, paths, names or [Path(p).stem for p in paths])
         return ClassResult(learners=learners, expected=grader.expected, modules=grader.modules(),
                            isolation=grader.isolation, seconds=round(time.monotonic() - started, 2))
@@ -359,7 +365,6 @@ def _calibrate(grader: Grader) -> None:
 def _grade(grader: Grader, paths, names) -> list[LearnerResult]:
     import time
     from tqdm import tqdm
-    _calibrate(grader)
     learners = [LearnerResult(name=name, path=Path(path)) for name, path in zip(names, paths)]
     work = []
     for learner in learners:
