@@ -30,7 +30,7 @@ def exercise_anchor(exercise_id: str) -> str:
 
 
 def _anchor(anchor_id: str) -> list[str]:
-    return [f'<a id="{anchor_id}" class="tt-anchor"></a>', ""]
+    return [f'<div id="{anchor_id}" class="tt-anchor"></div>', ""]  # a block: markdown puts it in no paragraph
 
 
 def _mentions(line: str, exercise_id: str) -> bool:
