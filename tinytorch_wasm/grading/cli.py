@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="write every result, per test, here")
     parser.add_argument("--feedback", type=Path, help="write each learner's feedback to FOLDER/<learner>.txt")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="units run at once (default: cores)")
-    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds for one module's tests")
-    parser.add_argument("--milestone-time-limit", type=float, default=600.0, help="seconds for one milestone")
+    parser.add_argument("--time-limit", type=float, help="seconds for one module's tests (default: ten times the "
+                        "reference's time here, at least 60)")
+    parser.add_argument("--milestone-time-limit", type=float, help="seconds for one milestone (default: as above)")
     parser.add_argument("--memory", type=int, default=2048, help="MB of address space for one unit")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

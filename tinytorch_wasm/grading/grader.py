@@ -37,6 +37,7 @@ from .scoring import Weights
 HARNESS = Path(__file__).resolve().parents[1]
 REPOSITORY = CURRICULUM.parent
 SLOT_UID_BASE = 61000  # one user id per parallel slot when the grader runs as root
+MIN_SECONDS, TIME_FACTOR = 60.0, 10.0
 
 
 class GradingError(RuntimeError):
@@ -50,8 +51,10 @@ class Options:
     private_tests: Path | None = None       # the instructor's folder: NN/test_*.py per module, grading.toml
     weights: Weights = field(default_factory=Weights)
     jobs: int = os.cpu_count() or 1
-    test_seconds: float = 60.0              # wall time of one module's tests
-    milestone_seconds: float = 600.0        # wall time of one milestone
+    # Wall time of one unit: by default TIME_FACTOR times what the reference took here, and at least MIN_SECONDS
+    # (an endless loop costs a slot that long); a number fixes it for every module's tests or every milestone.
+    test_seconds: float | None = None
+    milestone_seconds: float | None = None
     memory_mb: int = 2048                   # address space of one unit's process
     progress: bool = True                   # a progress bar on stderr
     network_namespace: bool = True
@@ -168,6 +171,7 @@ class Grader:
         self.counter = 0
         self.lock = threading.Lock()
         self.expected: dict[tuple[str, str], list[dict]] = {}  # the reference's tests per unit: {node, id, exercise}
+        self.reference_seconds: dict[tuple[str, str], float] = {}  # how long the reference took per unit, here
 
     def close(self) -> None:
         while not self.slots.empty():
@@ -211,7 +215,8 @@ class Grader:
         scratch.mkdir(mode=0o700)
         upto = milestones.milestone(target).requires if kind == "milestone" else target
         assemble(scratch / "package", files, upto=upto, withheld=self.course.withheld)
-        seconds = seconds or (self.options.milestone_seconds if kind == "milestone" else self.options.test_seconds)
+        fixed = self.options.milestone_seconds if kind == "milestone" else self.options.test_seconds
+        seconds = seconds or fixed or max(MIN_SECONDS, TIME_FACTOR * self.reference_seconds.get((kind, target), 0))
         job = {"id": number, "kind": kind, "target": target, "scratch": str(scratch),
                "unit": {"learner": learner, "kind": kind, "target": target},
                "output": str(self.work / "results" / f"{number}.out"),
@@ -324,7 +329,8 @@ class ClassResult:
 def grade(paths: list[Path], options: Options, names: list[str] | None = None,
           expected: dict | None = None) -> ClassResult:
     """Grade every export in `paths` (files; `expand` turns folders into files). One LearnerResult per path.
-    `expected`: what each unit is graded out of, measured before (the autograder ships it); else measured now."""
+    `expected`: {(kind, target): {"tests", "seconds"}} for each unit, measured with the reference solutions before
+    (the autograder ships it); else measured now."""
     import time
     started = time.monotonic()
     grader = Grader(options)
@@ -332,7 +338,8 @@ def grade(paths: list[Path], options: Options, names: list[str] | None = None,
         if expected is None:
             _calibrate(grader)
         else:
-            grader.expected = dict(expected)
+            grader.expected = {key: unit["tests"] for key, unit in expected.items()}
+            grader.reference_seconds = {key: unit["seconds"] for key, unit in expected.items()}
         learners = _grade(grader, paths, names or [Path(p).stem for p in paths])
         return ClassResult(learners=learners, expected=grader.expected, modules=grader.modules(),
                            isolation=grader.isolation, seconds=round(time.monotonic() - started, 2))
@@ -350,6 +357,7 @@ def _calibrate(grader: Grader) -> None:
         replies = pool.map(lambda u: (u, grader.run("reference", *u)), work)
         for (kind, target, _), reply in replies:
             unit = interpret(kind, target, reply, None)
+            grader.reference_seconds[(kind, target)] = reply.get("seconds", 0.0)
             if kind != "milestone":
                 grader.expected[(kind, target)] = [{k: t[k] for k in ("node", "id", "exercise")} for t in unit.tests]
             failing = [t["id"] for t in unit.tests if t["outcome"] != "passed"]

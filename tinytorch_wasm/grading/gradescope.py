@@ -12,8 +12,8 @@ out as Gradescope's autograder specification asks (https://gradescope-autograder
                              starter, never its reference
     course.toml              the course the site was built with
     tests/, grading.toml     the instructor's private tests (root-only at run time) and the points
-    inventory.json           what every unit is graded out of: the tests the reference solutions collect, measured
-                             when the zip was built (so no withheld reference needs to ship)
+    inventory.json           what every unit is graded out of: the tests the reference solutions collect and how long
+                             they took, measured when the zip was built (so no withheld reference needs to ship)
 
     python -m tinytorch_wasm.grading.gradescope --root /autograder      (what run_autograder calls)
 """
@@ -93,7 +93,8 @@ def inventory(course, private_tests: Path | None, weights: Weights) -> dict:
     machinery = grader.Grader(options)
     try:
         grader._calibrate(machinery)
-        return {f"{kind}:{target}": tests for (kind, target), tests in machinery.expected.items()}
+        return {f"{kind}:{target}": {"tests": tests, "seconds": machinery.reference_seconds[(kind, target)]}
+                for (kind, target), tests in machinery.expected.items()}
     finally:
         machinery.close()
 

@@ -40,6 +40,7 @@ def problems(row: dict) -> list[str]:
     for kind in ("modules", "milestones"):
         for key, part in row[kind].items():
             found += [f"{key}: {r}" for r in part["reasons"] if part["status"] == "graded"]
+            found += [f"{key}: {n}" for n in part.get("notes", [])]
             found += [f"{key}: grader problem: {p}" for p in part["grader_problems"]]
             if part.get("claim"):
                 found.append(f"{key}: {part['claim']}")
