@@ -108,3 +108,17 @@ def test_a_withheld_module_ships_its_starter_and_says_so(withheld_build):
     assert not (dist / "milestones" / "1986-mlp").exists()
     assert "Autograd, graded" in (dist / "index.html").read_text()
     assert "withheld" in (dist / "instructors" / "index.html").read_text()
+
+
+def test_every_exercise_and_measurement_has_a_stable_anchor():
+    if not (build.DIST / "index.html").exists():
+        pytest.fail("dist/ is not built: run the tests with `python build.py test`")
+    for module in curriculum.modules():
+        page = (build.DIST / "modules" / f"{module.id}-{module.slug}" / "index.html").read_text()
+        for exercise in module.exercises:
+            assert f'id="exercise-{exercise.id.replace(".", "-")}"' in page, f"{module.id}: {exercise.id}"
+        runnable = module.lesson_file.read_text().count(".tt-run}")
+        assert len(re.findall(r'id="measurement-[a-z0-9-]+"', page)) == runnable, module.id
+        embed = (build.DIST / "embed" / f"{module.id}-{module.slug}" / "index.html").read_text()
+        assert f'class="tt-workbench" data-module="{module.id}"' in embed
+    assert "embed/" not in (build.DIST / "search" / "search_index.json").read_text(), "embed pages are searchable"

@@ -259,3 +259,13 @@ def test_command_line_grades_and_writes_csv_and_json(tmp_path):
     ada = summary["learners"][0]
     assert ada["score"] == ada["max"] > 0 and "Module 01 Tensor" in (tmp_path / "fb" / "ada.txt").read_text()
     assert "ada," in (tmp_path / "c.csv").read_text()
+
+
+def test_gradescope_says_what_to_upload_when_the_submission_holds_no_export(tmp_path):
+    from tinytorch_wasm.grading import gradescope
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "tensor.py").write_text(REFERENCE)
+    assert gradescope.main(["--root", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    gradescope.check(results)
+    assert results["score"] == 0 and "Export all work" in results["output"] and "tensor.py" not in results["output"]

@@ -122,8 +122,10 @@ def main(argv=None) -> int:
                           "max": group[0]["max"],
                           "failed_with_reason": sum(bool(reports.problems(r)) for r in group)}
                    for kind, group in sorted(by_kind.items())}})
-    hostile_ok = all(r["score"] < r["max"] and reports.problems(r) for r in by_kind.get("hostile", []))
-    figures["every_hostile_failed_with_a_reason"] = hostile_ok
+    # Each hostile learner loses the unit it attacked from: most with a violation named in the problems, the one that
+    # prints fake results and exits with its tests' own failures ("did not run: SystemExit").
+    hostile_ok = all(r["score"] < r["max"] for r in by_kind.get("hostile", []))
+    figures["every_hostile_learner_lost_points"] = hostile_ok
     print(json.dumps(figures, indent=1))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1))

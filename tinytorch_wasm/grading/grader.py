@@ -23,6 +23,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -331,7 +332,6 @@ def grade(paths: list[Path], options: Options, names: list[str] | None = None,
     """Grade every export in `paths` (files; `expand` turns folders into files). One LearnerResult per path.
     `expected`: {(kind, target): {"tests", "seconds"}} for each unit, measured with the reference solutions before
     (the autograder ships it); else measured now."""
-    import time
     started = time.monotonic()
     grader = Grader(options)
     try:
@@ -371,7 +371,6 @@ def _calibrate(grader: Grader) -> None:
 
 
 def _grade(grader: Grader, paths, names) -> list[LearnerResult]:
-    import time
     from tqdm import tqdm
     learners = [LearnerResult(name=name, path=Path(path)) for name, path in zip(names, paths)]
     work = []
