@@ -106,7 +106,7 @@ def archive_files(course: Course, repository: Path = CURRICULUM.parent) -> dict[
     its starter instead of its reference, and none of its typical mistakes (their texts are pieces of the answer)."""
     files: dict[str, Path | bytes] = {}
     grading = repository / "tinytorch_wasm" / "grading"
-    for folder, patterns in (("tinytorch_wasm", ("*.py", "*.ini")), ("curriculum", ("*.py", "*.toml", "*.npz"))):
+    for folder, patterns in (("tinytorch_wasm", ("*.py", "*.ini")), ("curriculum", ("*.py", "*.toml", "*.npz", "*.txt"))):
         for pattern in patterns:
             for path in sorted((repository / folder).rglob(pattern)):
                 if "__pycache__" not in path.parts and not path.is_relative_to(grading):
