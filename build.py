@@ -209,7 +209,8 @@ def write_service_worker(pyodide_version: str) -> str:
         digest.update(rel.encode() + sha256_of(path).encode())
         files.append(rel)
     version = digest.hexdigest()[:16]
-    header = (f"const BUILD = {json.dumps({'version': version, 'pyodide': pyodide_version, 'files': files})};\n")
+    policy = (DIST / "assets" / "tt" / "worker-policy.txt").read_text()  # site/hooks/security.py
+    header = (f"const BUILD = {json.dumps({'version': version, 'pyodide': pyodide_version, 'files': files, 'workerPolicy': policy})};\n")
     (DIST / "sw.js").write_text(header + (ROOT / "runtime" / "src" / "sw.js").read_text())
     return version
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 # Paths whose content never changes under the same name: the versioned Pyodide folder, hashed theme assets.
 IMMUTABLE = re.compile(r"^/pyodide/[\d.]+/|\.[0-9a-f]{8,}\.min\.(js|css)$")
+# The Python worker's Content-Security-Policy, written by the build (site/hooks/security.py); pages carry theirs.
+WORKER_SCRIPT, WORKER_POLICY = "/assets/tt/worker.js", "assets/tt/worker-policy.txt"
 
 
 class CourseHandler(http.server.SimpleHTTPRequestHandler):
@@ -30,6 +32,10 @@ class CourseHandler(http.server.SimpleHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         self.send_header("Cache-Control", "public, max-age=31536000, immutable" if IMMUTABLE.search(path)
                          else "no-cache")
+        if path.endswith(WORKER_SCRIPT):  # a worker has its own response's policy, not its page's
+            policy = Path(self.directory, WORKER_POLICY)
+            if policy.exists():
+                self.send_header("Content-Security-Policy", policy.read_text().strip())
         if self.isolation:
             self.send_header("Cross-Origin-Opener-Policy", "same-origin")
             self.send_header("Cross-Origin-Embedder-Policy", "require-corp")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 from mkdocs.structure.files import File
@@ -40,15 +41,27 @@ def on_files(files, config):
     return files
 
 
+def _coming(kind: str, have: set) -> list[dict]:
+    """The roadmap's entries of `kind` that have no folder yet."""
+    roadmap = tomllib.loads((curriculum.CURRICULUM / "roadmap.toml").read_text())
+    key = "id" if kind == "module" else "year"
+    return [e for e in roadmap.get(kind, []) if str(e[key]) not in have]
+
+
 def on_page_markdown(markdown, page, config, files):
     """Pages with a workbench or a milestone start Python as early as they can; `<!-- module-list -->` on a page
-    becomes the list of modules and milestones."""
+    becomes the list of modules and milestones, with those still to come marked so (curriculum/roadmap.toml)."""
     page.meta["python"] = 'class="tt-workbench"' in markdown or 'class="tt-milestone"' in markdown
     if "<!-- module-list -->" not in markdown:
         return markdown
+    modules, landmarks = curriculum.modules(), milestones.milestones()
     rows = ["| # | Module | What you build |", "|---|---|---|"]
-    rows += [f"| {m.id} | [{m.title}](modules/{m.id}-{m.slug}.md) | {m.summary} |" for m in curriculum.modules()]
+    entries = [(m.id, f"[{m.title}](modules/{m.id}-{m.slug}.md)", m.summary) for m in modules]
+    entries += [(e["id"], f"{e['title']} *(coming)*", e["summary"]) for e in _coming("module", {m.id for m in modules})]
+    rows += [f"| {i} | {title} | {summary} |" for i, title, summary in sorted(entries)]
     rows += ["", "| Year | Milestone | Needs modules |", "|---|---|---|"]
-    rows += [f"| {m.year} | [{m.title}](milestones/{m.id}-{m.slug}.md): {m.summary} | 01-{m.requires} |"
-             for m in milestones.milestones()]
+    dated = [(m.year, f"[{m.title}](milestones/{m.id}-{m.slug}.md): {m.summary}", m.requires) for m in landmarks]
+    dated += [(e["year"], f"{e['title']} *(coming)*: {e['summary']}", e["requires"])
+              for e in _coming("milestone", {str(m.year) for m in landmarks})]
+    rows += [f"| {year} | {title} | 01-{requires} |" for year, title, requires in sorted(dated)]
     return markdown.replace("<!-- module-list -->", "\n".join(rows))
