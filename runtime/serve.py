@@ -42,6 +42,19 @@ class CourseHandler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         super().end_headers()
 
+    def send_error(self, code, message=None, explain=None):
+        """A missing address gets the site's own 404 page, as static hosts serve it (it finds the course from there)."""
+        page = Path(self.directory, "404.html")
+        if code != 404 or not page.exists():
+            return super().send_error(code, message, explain)
+        body = page.read_bytes()
+        self.send_response(404, message)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
     def log_message(self, format, *args):  # quiet: one line per error only
         if args and str(args[1]).startswith(("4", "5")):
             super().log_message(format, *args)

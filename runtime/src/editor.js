@@ -10,12 +10,12 @@ import { oneDarkTheme, oneDarkHighlightStyle } from "@codemirror/theme-one-dark"
 const isDark = () => document.body.getAttribute("data-md-color-scheme") === "slate";
 // The stock colours, with those below WCAG AA's 4.5:1 on their background replaced: in the light style the orange
 // of escapes and f-string braces and the red of invalid code; in One Dark its grey (comments, line numbers) and its
-// coral (names, properties).
+// coral (names, properties) and its violet (keywords), which the active line's highlight brings below 4.5:1.
 const recoloured = (style, colours) => HighlightStyle.define(style.specs.map((spec) => ({
   ...spec, color: colours[spec.color] || spec.color })));
 const readableLight = syntaxHighlighting(recoloured(defaultHighlightStyle, { "#e40": "#c03000", "#f00": "#d00000" }));
 const readableDark = [oneDarkTheme, EditorView.theme({ ".cm-gutters": { color: "#a0a7b4" } }, { dark: true }),
-  syntaxHighlighting(recoloured(oneDarkHighlightStyle, { "#7d8799": "#a0a7b4", "#e06c75": "#ef8a92" }))];
+  syntaxHighlighting(recoloured(oneDarkHighlightStyle, { "#7d8799": "#a0a7b4", "#e06c75": "#ef8a92", "#c678dd": "#d49fe6" }))];
 const schemeTheme = () => (isDark() ? readableDark : readableLight);
 
 export function createEditor(parent, { doc, label, onRun, onChange, minLines = 12 }) {

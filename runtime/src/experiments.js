@@ -22,6 +22,7 @@ export function makeRunnable(workbench) {
         output.note("Python is busy with another run: wait for it, or press Stop in the workbench.");
         return;
       }
+      const focused = document.activeElement;
       buttons.forEach((b) => { b.disabled = true; });
       const whose = withReference ? `the reference of module ${workbench.module.id}` : "your code";
       output.running(`Running with ${whose}…`);
@@ -37,6 +38,7 @@ export function makeRunnable(workbench) {
       }
       workbench.announcer.say(said);
       buttons.forEach((b) => { b.disabled = false; });
+      if (buttons.includes(focused) && document.activeElement === document.body) focused.focus(); // disabling lost it
     };
     const mine = el("button", { class: "md-button md-button--primary tt-run-button", type: "button",
       onclick: () => run(false) }, "Run this measurement");

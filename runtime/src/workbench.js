@@ -138,9 +138,18 @@ export class Workbench {
   watchRuntime() {
     this.runtime.addEventListener("state", ({ detail }) => {
       const busy = detail.state === "busy";
+      const focused = document.activeElement;
       this.buttons.stop.disabled = !busy;
       for (const key of ["run", "test", "profile", "scratch"]) this.buttons[key].disabled = busy;
       this.root.dataset.runtime = detail.state;
+      // A disabled button loses the keyboard focus to the page: while a run lasts it goes to Stop, then back.
+      if (busy && focused !== this.buttons.stop && Object.values(this.buttons).includes(focused)) {
+        this.focusAfterRun = focused;
+        this.buttons.stop.focus();
+      } else if (!busy && this.focusAfterRun) {
+        if ([this.buttons.stop, document.body].includes(document.activeElement)) this.focusAfterRun.focus();
+        this.focusAfterRun = null;
+      }
     });
   }
 
