@@ -27,7 +27,9 @@ function scatterData(spec) {
     const colour = PALETTE[counters[g.kind]++ % PALETTE.length];
     if (g.kind === "line") return { label: g.label, stroke: colour, width: 2, spanGaps: true, points: { show: false } };
     const background = g.kind === "background";
-    return { label: g.label, stroke: background ? colour + "66" : "#000", width: 0, paths: () => null,
+    // `fill` draws nothing here (no paths): it colours the series' square in the legend.
+    return { label: g.label, stroke: background ? colour + "66" : "#000", fill: background ? colour + "66" : colour,
+      width: 0, paths: () => null,
       points: { show: true, size: background ? 5 : 11, width: background ? 0 : 1.5,
         stroke: background ? colour + "66" : "#000", fill: background ? colour + "66" : colour } };
   });
