@@ -27,9 +27,11 @@ export class SourcePicker {
         `: ${source === "mine" ? "yours" : "reference"} (${why}) `, toggle);
     });
     const summary = sources.map(([m, { source }]) => `${m.id} ${source === "mine" ? "yours" : "reference"}`);
-    // Open when the learner has code the run does not use: they should not have to look for why.
+    // Open when the learner has code the run does not use (they should not have to look for why), and open still
+    // if they opened it or just chose in it.
     const unused = sources.some(([m, { source }]) => source === "reference" && this.state.code(m.id));
-    this.container.replaceChildren(el("details", { class: "tt-sources", open: unused },
+    const wasOpen = !!(this.container.querySelector("details.tt-sources") || {}).open;
+    this.container.replaceChildren(el("details", { class: "tt-sources", open: unused || wasOpen },
       el("summary", {}, `${this.title}: `, el("span", { class: "tt-source-summary" }, summary.join(", "))),
       el("ul", {}, ...items)));
   }
