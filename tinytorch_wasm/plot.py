@@ -35,13 +35,16 @@ def line(x, series: dict, title: str, xlabel: str = "", ylabel: str = "", log_x:
 
 
 def scatter(groups: dict, title: str, xlabel: str = "", ylabel: str = "", lines: dict | None = None,
-            x_intervals: dict | None = None, y_intervals: dict | None = None) -> None:
-    """Point clouds, `{name: (xs, ys)}`, plus optional straight segments `{name: ((x0, x1), (y0, y1))}`.
+            background: dict | None = None, x_intervals: dict | None = None, y_intervals: dict | None = None) -> None:
+    """Point clouds, `{name: (xs, ys)}`, drawn large; optional straight segments `{name: ((x0, x1), (y0, y1))}`;
+    and optional `background` point clouds drawn small and pale beneath them (say, a model's answer on a grid).
 
     `x_intervals` and `y_intervals`, `{name: (lows, highs)}` with one low and one high per point of that group, draw
     each point's interval (a confidence interval, an error bar) as a whisker through it, along x or along y.
     """
-    groups = {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in groups.items()}
+    def pairs(named):
+        return {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in (named or {}).items()}
+    groups = pairs(groups)
     intervals = {}
     for axis, given in (("x", x_intervals), ("y", y_intervals)):
         for name, (lows, highs) in (given or {}).items():
@@ -52,8 +55,7 @@ def scatter(groups: dict, title: str, xlabel: str = "", ylabel: str = "", lines:
                                  f"{len(highs)} highs in {axis}_intervals: give one interval per point")
             intervals.setdefault(name, {})[axis] = [_floats(lows), _floats(highs)]
     emit("chart", {"kind": "scatter", "title": title, "xlabel": xlabel, "ylabel": ylabel, "groups": groups,
-                   "lines": {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in (lines or {}).items()},
-                   "intervals": intervals})
+                   "lines": pairs(lines), "background": pairs(background), "intervals": intervals})
 
 
 def images(title: str, images, labels=None, same_scale: bool = False) -> None:

@@ -20,14 +20,15 @@ export function whiskers(spec, palette) {
   return segments.filter((s) => [s.x0, s.x1, s.y0, s.y1].every(Number.isFinite));
 }
 
-/** A scale range that also holds every whisker end on that axis (`holder.segments` may change on a redraw). */
-export function rangeWith(holder, axis, log) {
+/** The scale range `range` gives, widened first to hold every whisker end on that axis (`holder.segments` may change
+ * on a redraw). */
+export function rangeWith(holder, axis, range) {
   return (u, min, max) => {
     for (const s of holder.segments) {
       min = Math.min(min, s[`${axis}0`], s[`${axis}1`]);
       max = Math.max(max, s[`${axis}0`], s[`${axis}1`]);
     }
-    return log ? uPlot.rangeLog(min, max, 10, true) : uPlot.rangeNum(min, max, 0.1, true);
+    return range(u, min, max);
   };
 }
 
