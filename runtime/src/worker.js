@@ -3,6 +3,7 @@
 // so the page can start it from its head): Pyodide, NumPy and pytest from the site itself (never another host),
 // then the course archive. Then it answers one request at a time by calling tinytorch_wasm.tab.handle. Everything it does with the learner's
 // code is in Python; this file only moves messages and output.
+import { registerKernels } from "./kernels.js";
 import { startPython } from "./snapshot.js";
 
 const OUTPUT_LIMIT = 1_000_000; // characters of stdout/stderr kept per request; the rest is counted, not sent
@@ -80,6 +81,7 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl }) {
   py.unpackArchive(await course, "zip", { extractDir: "/course" });
   py.setStdout({ batched: (line) => write("stdout", line + "\n") });
   py.setStderr({ batched: (line) => write("stderr", line + "\n") });
+  registerKernels(py);
   py.registerJsModule("tt_host", {
     emit: (kind, json) => {
       flush();
