@@ -95,6 +95,40 @@ result["mlp_epoch_numpy_ms"] = median_ms(numpy_epoch, 3)
 print("BENCH " + json.dumps(result))
 '''
 
+# Matmul throughput in the tab, four ways (module 17's reference and the compiled kernel), side by side per size.
+# The Python loops compute only the first rows of the product: their rate per multiply-add does not depend on how
+# many rows they do, and all 1024 rows would take minutes.
+MATMUL_WAYS = r'''
+import json, time
+import numpy as np
+from tinytorch.core.tensor import Tensor
+from tinytorch.optimization.acceleration import loop_matmul, tiled_matmul
+from tinytorch_wasm import kernels
+
+def median_s(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter(); fn(); times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+rng = np.random.default_rng(0)
+result = {}
+for n in SIZES:
+    a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+    repeats = 5 if n <= 256 else 3 if n <= 512 else 1
+    rows = max(1, 4096 // n)
+    loops = Tensor(a[:rows]), Tensor(b)
+    ways = {"loops": (2 * rows * n * n, lambda: loop_matmul(*loops), 1),
+            "numpy": (2 * n**3, lambda: a @ b, repeats),
+            "tiled": (2 * n**3, lambda: tiled_matmul(a, b, 64), repeats),
+            "kernel": (2 * n**3, lambda: kernels.matmul(a, b), 7)}
+    kernels.matmul(a, b)  # warm-up: the first call also compiles the kernel's optimised code
+    for way, (flops, fn, count) in ways.items():
+        result[f"{way}_{n}"] = flops / median_s(fn, count) / 1e9
+    result[f"equal_{n}"] = bool(np.array_equal(kernels.matmul(a, b), a @ b))
+print("BENCH " + json.dumps(result))
+'''
+
 
 def summary(values):
     values = [v for v in values if v is not None]
@@ -264,6 +298,36 @@ class Bench:
         context.close()
 
 
+    # --- matmul four ways in the tab ------------------------------------------------------------------------------
+    def matmul_ways(self, server, sizes=(256, 512, 1024)):
+        """GFLOP/s of Python loops, NumPy, NumPy in 64x64 tiles and the compiled WebAssembly SIMD kernel, all
+        measured in one request per run, and the kernel's ratio to NumPy and to tiled NumPy."""
+        context, _ = self.context()
+        page = open_module(context, server.url + "modules/17-acceleration/")
+        code = MATMUL_WAYS.replace("SIZES", repr(tuple(sizes)))
+        runs = [_bench_line(_run_in_tab(page, "17", code)) for _ in range(self.runs)]
+        names = {"loops": "Python loops (first rows only)", "numpy": "NumPy", "tiled": "NumPy, 64x64 tiles",
+                 "kernel": "compiled kernel (WebAssembly SIMD)"}
+        for n in sizes:
+            for way, name in names.items():
+                self.add("matmul", f"{n}x{n} float32: {name}", summary([r[f"{way}_{n}"] for r in runs]), "GFLOP/s")
+            for base in ("numpy", "tiled"):
+                self.add("matmul", f"{n}x{n}: kernel / {names[base]}",
+                         summary([r[f"kernel_{n}"] / r[f"{base}_{n}"] for r in runs]), "x")
+            self.add("matmul", f"{n}x{n}: kernel equals NumPy bit for bit",
+                     f"{sum(r[f'equal_{n}'] for r in runs)} of {len(runs)}")
+        context.close()
+
+
+def _run_in_tab(page, module, code):
+    """What `code` printed, run in the tab with the reference package up to `module`."""
+    return page.evaluate("""async ([module, code]) => {
+        let out = "";
+        const reply = await window.tinytorch.runtime.request("run", {module, learner: {}, code},
+            {onOutput: (chunks) => chunks.forEach((c) => { out += c.text; })});
+        return reply.ok && reply.result.ok ? out : out + (reply.error || reply.result.error); }""", [module, code])
+
+
 def _bench_line(text):
     line = next((l for l in text.splitlines() if l.startswith("BENCH ")), None)
     if line is None:
@@ -367,6 +431,7 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
             bench.stop_latency(plain, isolated=False)
             bench.milestones(isolated)
             bench.tab_vs_native(isolated)
+            bench.matmul_ways(isolated)
     finally:
         isolated.stop()
         plain.stop()
