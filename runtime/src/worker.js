@@ -3,8 +3,9 @@
 // so the page can start it from its head): Pyodide, NumPy and pytest from the site itself (never another host),
 // then the course archive. Then it answers one request at a time by calling tinytorch_wasm.tab.handle. Everything it does with the learner's
 // code is in Python; this file only moves messages and output.
-import { registerKernels } from "./kernels.js";
 import { startPython } from "./snapshot.js";
+
+import { registerKernels } from "./kernels.js"; // compiled WebAssembly kernels for Python (tinytorch_wasm.kernels)
 
 const OUTPUT_LIMIT = 1_000_000; // characters of stdout/stderr kept per request; the rest is counted, not sent
 const FLUSH_MS = 50;
@@ -81,13 +82,13 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl }) {
   py.unpackArchive(await course, "zip", { extractDir: "/course" });
   py.setStdout({ batched: (line) => write("stdout", line + "\n") });
   py.setStderr({ batched: (line) => write("stderr", line + "\n") });
-  registerKernels(py);
   py.registerJsModule("tt_host", {
     emit: (kind, json) => {
       flush();
       post({ type: "event", id: current && current.id, kind, payload: JSON.parse(json) });
     },
   });
+  registerKernels(py); // after any snapshot was taken: a snapshot holds Python's memory, not linked modules
   // No bytecode caches: then every file under /course is one the archive holds, and any other was planted.
   py.runPython("import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '/course')");
   timings.course = performance.now() - started - timings.python - timings.packages;
