@@ -64,7 +64,8 @@ function assertClose({ C, A, B }, M, K, N) {
       }
       const got = C[i * N + j];
       if (!(Math.abs(got - exact) <= K * 2 ** -23 * magnitude)) {
-        assert.fail(`${M}x${K} @ ${K}x${N}: C[${i}, ${j}] = ${got}, expected ${exact} (within ${K * 2 ** -23 * magnitude})`);
+        const bound = K * 2 ** -23 * magnitude;
+        assert.fail(`${M}x${K} @ ${K}x${N}: C[${i}, ${j}] = ${got}, expected ${exact} (within ${bound})`);
       }
     }
   }

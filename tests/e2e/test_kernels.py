@@ -33,7 +33,8 @@ heap = np.zeros(150_000_000, np.float32)
 a = heap[-2 * 300 * 200:-300 * 200].reshape(300, 200)
 b = heap[-300 * 200:].reshape(200, 300)
 a[:], b[:] = rng.standard_normal((300, 200), dtype=np.float32), rng.standard_normal((200, 300), dtype=np.float32)
-high = {"address_mb": a.__array_interface__["data"][0] / 2**20, "equal": bool(np.array_equal(kernels.matmul(a, b), a @ b))}
+high = {"address_mb": a.__array_interface__["data"][0] / 2**20,
+        "equal": bool(np.array_equal(kernels.matmul(a, b), a @ b))}
 
 refused = []
 for x, y in [(np.ones((2, 3)), np.ones((3, 2))), (np.ones((3, 2), np.float32).T, np.ones((3, 2), np.float32)),
