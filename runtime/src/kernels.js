@@ -6,6 +6,8 @@
 // NumPy's compiled parts) links any module that imports `env.memory` and carries a `dylink.0` section against it.
 // The kernel is linked the same way. So nothing depends on how Python started (normally or from the memory
 // snapshot), and memory growth cannot break it: the kernel holds the Memory itself, never a view of its buffer.
+// Register it after any snapshot is taken: a snapshot holds Python's memory, not the slot the linker gives the
+// kernel in the function table.
 import matmulWasm from "../kernels/matmul.wat";
 
 /** Make `import tt_kernels` work in Python: its functions, or `unavailable` saying why there are none. Never throws:
@@ -26,6 +28,7 @@ function link(py) {
       "and Safari 16.4)");
   }
   const flags = { loadAsync: false, global: false, nodelete: true, allowUndefined: false };
+  // A compiled Module, not bytes: then the linker finds dylink.0 wherever the assembler put it (bytes need it first).
   const exports = py._module.loadWebAssemblyModule(new WebAssembly.Module(matmulWasm), flags, "tt_kernels.so", {});
   return { matmul_f32: exports.tt_matmul_f32 };
 }
