@@ -134,8 +134,13 @@ def get_backend():
 
 def backend_matmul(a, b):
     """a @ b for NumPy arrays, by the current backend. "numpy": np.matmul. "simd": the compiled kernel
-    (tinytorch_wasm.kernels) whenever there is one here and it can take the operands, NumPy otherwise: vectors and
-    batches, and wherever there is no kernel (CPython, a browser without WebAssembly SIMD)."""
+    (tinytorch_wasm.kernels) whenever there is one here and it can take the operands, NumPy otherwise: vectors,
+    batches of weights, and wherever there is no kernel (CPython, a browser without WebAssembly SIMD)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim > 2 and b.ndim == 2:
+        # A batch of inputs times one weight (a Linear layer on (B, T, D)) is one tall matrix product: fold the batch
+        # into the rows, multiply once, unfold.
+        return backend_matmul(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
     # TODO 17.4: on the "simd" backend with kernels.available(): make both operands C-contiguous float32
     # (np.ascontiguousarray(x, dtype=np.float32): a transposed view, as backward passes make, becomes a copy the
     # kernel can walk row by row); if kernels.unsupported(a, b) is None for those, return kernels.matmul(a, b).
@@ -181,15 +186,18 @@ def _install(name):
 class BackendMatmulBackward(Function):
     """out = a @ b: d loss/d a = grad_output @ b^T and d loss/d b = a^T @ grad_output. Each is a product as large
     as the forward one (backward is two thirds of a layer's matmul work), so on the "simd" backend they go through
-    backend_matmul too. Vectors and batches keep module 06's MatmulBackward."""
+    backend_matmul too. A batch of inputs times one weight is folded into one tall matrix first, as in the forward
+    pass; vectors and batches of weights keep module 06's MatmulBackward."""
 
     def apply(self, grad_output):
         a, b = _array(self.inputs[0]), _array(self.inputs[1])
-        if a.ndim != 2 or b.ndim != 2:
+        if a.ndim < 2 or b.ndim != 2:
             return MatmulBackward(*self.inputs).apply(grad_output)
-        # TODO 17.5: return the gradient for a and for b, each computed with backend_matmul (a.T is a^T).
+        rows, g = a.reshape(-1, a.shape[-1]), np.reshape(grad_output, (-1, b.shape[-1]))  # (B*T, K) and (B*T, N)
+        # TODO 17.5: the gradient for a is g @ b^T (reshaped to a's shape), the one for b is rows^T @ g; compute
+        # each with backend_matmul (m.T is m^T).
         ### BEGIN SOLUTION
-        return backend_matmul(grad_output, b.T), backend_matmul(a.T, grad_output)
+        return backend_matmul(g, b.T).reshape(a.shape), backend_matmul(rows.T, g)
         ### END SOLUTION
 
 

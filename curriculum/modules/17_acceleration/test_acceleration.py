@@ -226,11 +226,14 @@ def test_simd_backend_sends_matrices_to_the_kernel(kernel):
 @pytest.mark.exercise("17.4")
 def test_simd_backend_falls_back_to_numpy_for_what_the_kernel_cannot_take(kernel):
     set_backend("simd")
-    for a, b in [(rand(3, 4, 5), rand(5, 2)),   # a batch
-                 (rand(4), rand(4, 3)),          # a vector
+    for a, b in [(rand(3, 4, 5), rand(3, 5, 2)),   # a batch of weights
+                 (rand(4), rand(4, 3)),             # a vector
                  (rand(4, 3), rand(3))]:
         assert_product(backend_matmul(a, b), a, b, f"backend_matmul of {a.shape} and {b.shape} on simd")
     assert kernel.calls == [], f"the kernel takes only two matrices, but it was handed {kernel.calls}"
+    a, b = rand(3, 4, 5), rand(5, 2)  # a batch times ONE weight: one tall product (given), for the kernel
+    assert_product(backend_matmul(a, b), a, b, "backend_matmul of a batch and one matrix on simd")
+    assert kernel.calls == [((12, 5), (5, 2))], f"a batch times one matrix should be one kernel call: {kernel.calls}"
 
 
 @pytest.mark.exercise("17.4")
@@ -324,8 +327,14 @@ def test_batched_matmul_gradients_on_the_simd_backend(kernel):
     a, w = Tensor(rand(2, 3, 4), requires_grad=True), Tensor(rand(4, 5), requires_grad=True)
     upstream = rand(2, 3, 5)
     (a @ w).backward(Tensor(upstream))
-    assert kernel.calls == [], "a batch is NumPy's to multiply, forward and backward"
+    assert kernel.calls == [((6, 4), (4, 5)), ((6, 5), (5, 4)), ((4, 6), (6, 5))], (
+        f"a batch times one weight is one tall product forward and two backward, all for the kernel: {kernel.calls}")
     assert a.grad is not None and w.grad is not None, "no gradient reached a batched matmul's operands on simd"
     assert np.allclose(a.grad.data, upstream @ w.data.T, atol=1e-5), "the batch's gradient is grad_output @ w^T"
     assert np.allclose(w.grad.data, np.einsum("bmk,bmn->kn", a.data, upstream), atol=1e-4), (
         "a weight shared by the whole batch gets the sum of every entry's a^T @ grad_output")
+    x, y = Tensor(rand(2, 3, 4), requires_grad=True), Tensor(rand(2, 4, 5), requires_grad=True)
+    (x @ y).backward(Tensor(upstream))
+    assert len(kernel.calls) == 3, "a batch of weights is NumPy's to multiply, forward and backward"
+    assert np.allclose(x.grad.data, upstream @ np.swapaxes(y.data, 1, 2), atol=1e-5)
+    assert np.allclose(y.grad.data, np.swapaxes(x.data, 1, 2) @ upstream, atol=1e-5)
