@@ -6,6 +6,7 @@
 import path from "node:path";
 import fs from "node:fs/promises";
 import * as esbuild from "esbuild";
+import { watPlugin } from "./kernels/assemble.mjs";
 
 // CodeMirror draws tab markers and lint underlines with inline SVG whose namespace is written as a URL. It is a
 // name, never fetched, but the bundle should name no other host at all, so a real one (a CDN fallback in some
@@ -41,7 +42,7 @@ const noFallbackHost = {
 const outDir = process.argv[2];
 const src = path.resolve(import.meta.dirname, "src");
 const common = { bundle: true, format: "esm", minify: true, sourcemap: true, target: "es2020", logLevel: "warning",
-                 plugins: [encodeSvgNamespace, noFallbackHost] };
+                 plugins: [encodeSvgNamespace, noFallbackHost, watPlugin] };
 await esbuild.build({ ...common, entryPoints: [path.join(src, "main.js")], splitting: true,
                       chunkNames: "chunk-[hash]", outdir: outDir });
 await esbuild.build({ ...common, entryPoints: [path.join(src, "worker.js")], outfile: path.join(outDir, "worker.js") });

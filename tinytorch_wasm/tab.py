@@ -49,6 +49,7 @@ def warm_up() -> dict:
     sys.stdin = _NoStdin()
     import _pytest
     import numpy  # noqa: F401 - imported now so the first click is fast
+    from . import kernels  # noqa: F401 - and so the integrity fingerprint covers the compiled kernels' Python side
     import pytest  # noqa: F401
     # pytest imports some of its parts only when it first runs: import them all now, so that the first run is
     # faster and the worker's integrity fingerprint (taken next) covers them.

@@ -6,6 +6,8 @@
 import { startPython } from "./snapshot.js";
 import { refuseOtherHosts } from "./offline-guard.js";
 
+import { registerKernels } from "./kernels.js"; // compiled WebAssembly kernels for Python (tinytorch_wasm.kernels)
+
 const OUTPUT_LIMIT = 1_000_000; // characters of stdout/stderr kept per request; the rest is counted, not sent
 const FLUSH_MS = 50;
 
@@ -90,6 +92,7 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl }) {
       post({ type: "event", id: current && current.id, kind, payload: JSON.parse(json) });
     },
   });
+  registerKernels(py); // after any snapshot was taken: a snapshot holds Python's memory, not linked modules
   // No bytecode caches: then every file under /course is one the archive holds, and any other was planted.
   py.runPython("import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '/course')");
   timings.course = performance.now() - started - timings.python - timings.packages;

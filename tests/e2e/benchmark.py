@@ -95,6 +95,58 @@ result["mlp_epoch_numpy_ms"] = median_ms(numpy_epoch, 3)
 print("BENCH " + json.dumps(result))
 '''
 
+# Matmul throughput in the tab, four ways (module 17's reference and the compiled kernel), side by side per size.
+# The Python loops compute only the first rows of the product: their rate per multiply-add does not depend on how
+# many rows they do, and all 1024 rows would take minutes.
+MATMUL_SETUP = r'''
+import json, time
+import numpy as np
+from tinytorch.core.tensor import Tensor
+from tinytorch.optimization.acceleration import loop_matmul, tiled_matmul
+from tinytorch_wasm import kernels
+
+def ways(n):
+    """{way: (FLOPs of one call, the call)} for n x n float32 matrices."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+    rows = max(1, 4096 // n)
+    loops = Tensor(a[:rows]), Tensor(b)
+    kernels.matmul(a, b)  # warm-up: the first calls also compile the kernel's optimised code
+    return {"loops": (2 * rows * n * n, lambda: loop_matmul(*loops)), "numpy": (2 * n**3, lambda: a @ b),
+            "tiled": (2 * n**3, lambda: tiled_matmul(a, b, 64)), "kernel": (2 * n**3, lambda: kernels.matmul(a, b)),
+            "equal": (0, lambda: bool(np.array_equal(kernels.matmul(a, b), a @ b)))}
+'''
+MATMUL_WAYS = MATMUL_SETUP + r'''
+def median_s(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter(); fn(); times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+result = {}
+for n in SIZES:
+    calls = ways(n)
+    repeats = {"loops": 1, "kernel": 7, "numpy": 5 if n <= 256 else 3 if n <= 512 else 1}
+    for way in ("loops", "numpy", "tiled", "kernel"):
+        flops, fn = calls[way]
+        result[f"{way}_{n}"] = flops / median_s(fn, repeats.get(way, repeats["numpy"])) / 1e9
+    result[f"equal_{n}"] = calls["equal"][1]()
+print("BENCH " + json.dumps(result))
+'''
+
+
+def matmul_for_a_while(n: int, way: str, seconds: float) -> str:
+    """Code that calls one way at one size again and again for `seconds` and prints what it computed; with 0 seconds
+    it does only the setup, whose CPU time is then subtracted."""
+    return MATMUL_SETUP + f'''
+flops, fn = ways({n})[{way!r}]
+done, start = 0, time.perf_counter()
+while time.perf_counter() - start < {seconds!r}:
+    fn()
+    done += flops
+print("BENCH " + json.dumps({{"flops": done}}))
+'''
+
 
 PROFILED = ("import numpy as np\nfrom tinytorch.core.tensor import Tensor\n\ndef work():\n"
             "    a = Tensor(np.random.rand(200, 200))\n    for _ in range(20):\n        a @ a\n\nwork()\n")
@@ -288,6 +340,72 @@ class Bench:
         context.close()
 
 
+    # --- matmul four ways in the tab ------------------------------------------------------------------------------
+    def matmul_ways(self, server, sizes=(256, 512, 1024)):
+        """GFLOP/s of Python loops, NumPy, NumPy in 64x64 tiles and the compiled WebAssembly SIMD kernel, all
+        measured in one request per run, and the kernel's ratio to NumPy and to tiled NumPy."""
+        context, _ = self.context()
+        page = open_module(context, server.url + "modules/17-acceleration/")
+        code = MATMUL_WAYS.replace("SIZES", repr(tuple(sizes)))
+        runs = [_bench_line(_run_in_tab(page, "17", code)) for _ in range(self.runs)]
+        names = {"loops": "Python loops (first rows only)", "numpy": "NumPy", "tiled": "NumPy, 64x64 tiles",
+                 "kernel": "compiled kernel (WebAssembly SIMD)"}
+        for n in sizes:
+            for way, name in names.items():
+                self.add("matmul", f"{n}x{n} float32: {name}", summary([r[f"{way}_{n}"] for r in runs]), "GFLOP/s")
+            for base in ("numpy", "tiled"):
+                self.add("matmul", f"{n}x{n}: kernel / {names[base]}",
+                         summary([r[f"kernel_{n}"] / r[f"{base}_{n}"] for r in runs]), "x")
+            self.add("matmul", f"{n}x{n}: kernel equals NumPy bit for bit",
+                     f"{sum(r[f'equal_{n}'] for r in runs)} of {len(runs)}")
+        context.close()
+
+    def matmul_per_cpu_second(self, server, sizes=(256, 512, 1024), seconds=3.0):
+        """The same four ways per second of CPU time the tab's Web Worker got (read from /proc), not per second of
+        wall-clock time: what the tab computes when the machine is not shared. On a busy machine the wall-clock
+        rows above fall with the load; these do not (context switches still cost them a little)."""
+        context, profile = self.context()
+        page = open_module(context, server.url + "modules/17-acceleration/")
+        names = {"loops": "Python loops (first rows only)", "numpy": "NumPy", "tiled": "NumPy, 64x64 tiles",
+                 "kernel": "compiled kernel (WebAssembly SIMD)"}
+        for n in sizes:
+            for way, name in names.items():
+                rates = []
+                for _ in range(self.runs):
+                    cpu = []
+                    for duration in (0, seconds):  # the setup alone, then the setup and the calls
+                        code = matmul_for_a_while(n, way, duration)
+                        before = worker_cpu_seconds(profile)
+                        flops = _bench_line(_run_in_tab(page, "17", code))["flops"]
+                        cpu.append(worker_cpu_seconds(profile) - before)
+                    rates.append(flops / max(cpu[1] - cpu[0], 1e-3) / 1e9)
+                self.add("matmul/cpu", f"{n}x{n} float32: {name}", summary(rates), "GFLOP per CPU-s")
+        context.close()
+
+
+def worker_cpu_seconds(profile: Path) -> float:
+    """CPU time used so far by the Web Worker threads (Python) of this profile's renderer processes."""
+    ticks = 0
+    for renderer in RendererMemory(profile)._renderers():
+        for thread in (renderer / "task").glob("*"):
+            try:
+                if (thread / "comm").read_text().startswith("DedicatedWorker"):
+                    fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
+                    ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+            except (OSError, IndexError, ValueError):
+                pass  # the thread ended meanwhile
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _run_in_tab(page, module, code):
+    """What `code` printed, run in the tab with the reference package up to `module`."""
+    return page.evaluate("""async ([module, code]) => {
+        let out = "";
+        const reply = await window.tinytorch.runtime.request("run", {module, learner: {}, code},
+            {onOutput: (chunks) => chunks.forEach((c) => { out += c.text; })});
+        return reply.ok && reply.result.ok ? out : out + (reply.error || reply.result.error); }""", [module, code])
+
+
 def _bench_line(text):
     line = next((l for l in text.splitlines() if l.startswith("BENCH ")), None)
     if line is None:
@@ -392,6 +510,8 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
             bench.profile_overhead(isolated)
             bench.milestones(isolated)
             bench.tab_vs_native(isolated)
+            bench.matmul_ways(isolated)
+            bench.matmul_per_cpu_second(isolated)
     finally:
         isolated.stop()
         plain.stop()
