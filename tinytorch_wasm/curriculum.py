@@ -5,6 +5,7 @@ so everything here finds the curriculum relative to this file.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tomllib
@@ -89,10 +90,16 @@ def source_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=512)
+def _parse_toml(text: str) -> dict:
+    """Parsed once per distinct text: every run in the tab asks for the modules again (read only, never changed)."""
+    return tomllib.loads(text)
+
+
 def _load(folder: Path) -> Module:
-    spec = tomllib.loads((folder / "module.toml").read_text())
+    spec = _parse_toml((folder / "module.toml").read_text())
     mistakes_file = folder / "mistakes.toml"
-    mistakes = tomllib.loads(mistakes_file.read_text()).get("mistake", []) if mistakes_file.exists() else []
+    mistakes = _parse_toml(mistakes_file.read_text()).get("mistake", []) if mistakes_file.exists() else []
     return Module(
         id=spec["id"], slug=spec["slug"], title=spec["title"], folder=folder,
         package_path=spec["package_path"], summary=spec.get("summary", ""),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import shutil
 import sys
 from pathlib import Path
@@ -43,4 +44,8 @@ def forget_package() -> None:
     """Drop every imported `tinytorch` module so the next import reads the files just written."""
     for name in [n for n in sys.modules if n == "tinytorch" or n.startswith("tinytorch.")]:
         del sys.modules[name]
-    importlib.invalidate_caches()
+    # Only the folder finders' listings can miss the files just written. importlib.invalidate_caches() would also
+    # re-read the index of every zip archive on sys.path (the standard library's): most of a test run in the tab.
+    for finder in list(sys.path_importer_cache.values()):
+        if isinstance(finder, importlib.machinery.FileFinder):
+            finder.invalidate_caches()
