@@ -200,11 +200,21 @@ def build_site(assets_version: str, pyodide_version: str) -> None:
         config.plugins.on_shutdown()
 
 
+COMPRESSED = (".br", ".gz")  # copies of a site file, written by runtime/compress.mjs
+# mkdocs-material's search in other languages than the course's (English): never loaded, so not precached.
+UNUSED_SEARCH = DIST / "assets" / "javascripts" / "lunr"
+
+
+def site_files() -> list[Path]:
+    """Every file of the built site, without the compressed copies beside them."""
+    return sorted(p for p in DIST.rglob("*") if p.is_file() and p.suffix not in COMPRESSED)
+
+
 def write_service_worker(pyodide_version: str) -> str:
     """sw.js at the site root: precaches every file of this build under a cache named by its content hash."""
     digest = hashlib.sha256()
     files = []
-    for path in sorted(p for p in DIST.rglob("*") if p.is_file() and not p.name.endswith(".map")):
+    for path in (p for p in site_files() if not p.name.endswith(".map") and not p.is_relative_to(UNUSED_SEARCH)):
         rel = path.relative_to(DIST).as_posix()
         digest.update(rel.encode() + sha256_of(path).encode())
         files.append(rel)
@@ -235,7 +245,10 @@ def build() -> None:
         (runtime_dir / name).write_bytes(data)
     (runtime_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True))
     sw_version = write_service_worker(version)
-    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
+    # Compressed copies for servers that can send them (runtime/serve.py does); after the service worker's list,
+    # which names each file once, as the browser sees it.
+    _run("node", ROOT / "runtime" / "compress.mjs", DIST, CACHE / "compressed")
+    size = sum(p.stat().st_size for p in site_files())
     print(f"built {DIST} ({size / 1e6:.1f} MB, build {sw_version})")
 
 
@@ -243,7 +256,7 @@ def bundle() -> Path:
     """A zip to unpack anywhere and open with `python serve.py`: workers do not run from file://."""
     readme = (ROOT / "runtime" / "OFFLINE.txt").read_text()
     with zipfile.ZipFile(OFFLINE_ZIP, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in DIST.rglob("*") if p.is_file()):
+        for path in site_files():  # served from this computer: nothing to gain from compressed copies
             archive.write(path, "tinytorch-course/site/" + path.relative_to(DIST).as_posix())
         archive.write(ROOT / "runtime" / "serve.py", "tinytorch-course/serve.py")
         archive.writestr("tinytorch-course/README.txt", readme)

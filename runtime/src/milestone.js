@@ -2,7 +2,7 @@
 // keeps the result (even a partial one after Stop) in the learner's progress.
 import { ChartBoard } from "./charts.js";
 import { SourcePicker } from "./sources.js";
-import { el, seconds, reportStorage, OutputPanel, RuntimeStatus } from "./ui.js";
+import { el, seconds, localDate, reportStorage, OutputPanel, RuntimeStatus } from "./ui.js";
 
 const percent = (v) => (v === null || v === undefined ? "n/a" : `${(100 * v).toFixed(1)} %`);
 
@@ -39,7 +39,7 @@ export class MilestonePanel {
   showSaved() {
     const saved = this.state.progress().milestones[this.milestone.id];
     if (!saved) return;
-    this.verdict.textContent = `Your last run (${new Date(saved.at).toLocaleString()}): ${this.describe(saved)}`;
+    this.verdict.textContent = `Your last run (${localDate(saved.at, true)}): ${this.describe(saved)}`;
     this.root.dataset.result = saved.passed ? "passed" : "not-passed";
   }
 

@@ -3,6 +3,7 @@
 // so the page can start it from its head): Pyodide, NumPy and pytest from the site itself (never another host),
 // then the course archive. Then it answers one request at a time by calling tinytorch_wasm.tab.handle. Everything it does with the learner's
 // code is in Python; this file only moves messages and output.
+import "./locale.js"; // before Pyodide: a browser language tag Intl refuses would stop Python starting
 import { startPython, SnapshotUnusable } from "./snapshot.js";
 import { unzipInto } from "./unzip.js";
 

@@ -25,10 +25,10 @@ BOOT_TIMEOUT_MS = 120_000
 
 
 class Server:
-    """dist/ served in a thread; stoppable mid-test to prove the offline cache works."""
+    """dist/ (or another built site) served in a thread; stoppable mid-test to prove the offline cache works."""
 
-    def __init__(self, isolation: bool):
-        self.httpd = make_server(DIST, 0, isolation)
+    def __init__(self, isolation: bool, directory: Path = DIST):
+        self.httpd = make_server(directory, 0, isolation)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
