@@ -8,7 +8,8 @@
     python build.py bench      build, then measure the course in Chromium (--quick, --runs N); see bench-results/
 
 On a fresh machine the first run installs what it needs: a virtual environment in .venv (requirements.txt), the
-front-end packages (package-lock.json), and for `test` the Debian Chromium package.
+front-end packages (package-lock.json), and for `test` and `bench` the browsers from Debian (Chromium, Firefox ESR,
+WebKitGTK) and a locale for them.
 """
 from __future__ import annotations
 
@@ -49,13 +50,32 @@ def _stamp_ok(stamp: Path, source: Path) -> bool:
     return stamp.exists() and stamp.read_text() == sha256_of(source)
 
 
+# What the browser tests need from Debian: Chromium, Firefox ESR, WebKitGTK's WebDriver and MiniBrowser (under a
+# virtual display), and a real locale for WebKit (under the locale C it reports the language tag "C").
+BROWSERS = {"chromium": CHROMIUM, "firefox-esr": Path("/usr/bin/firefox-esr"),
+            "webkit2gtk-driver": Path("/usr/bin/WebKitWebDriver"), "xvfb": Path("/usr/bin/Xvfb"),
+            "locales": Path("/usr/sbin/locale-gen")}
+LOCALE = "en_US.UTF-8"
+
+
+def _locale_missing() -> bool:
+    found = subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.lower().split()
+    return LOCALE.lower().replace("utf-8", "utf8") not in found
+
+
 def ensure_environment(need_browser: bool) -> None:
     """Install what is missing, then continue inside .venv (re-running this script there)."""
-    if need_browser and not CHROMIUM.exists():
+    missing = [name for name, path in BROWSERS.items() if not path.exists()] if need_browser else []
+    if missing or (need_browser and _locale_missing()):
         if os.geteuid() != 0:
-            raise BuildError(f"the tests need Debian's Chromium at {CHROMIUM}: run `sudo apt-get install chromium`")
-        _run("apt-get", "update")
-        _run("apt-get", "install", "-y", "chromium")
+            raise BuildError(f"the browser tests need Debian's {', '.join(missing) or 'locales'} and the locale "
+                             f"{LOCALE}: run `sudo apt-get install {' '.join(BROWSERS)}` and "
+                             f"`sudo locale-gen {LOCALE}`")
+        if missing:
+            _run("apt-get", "update")
+            _run("apt-get", "install", "-y", *missing)
+        Path("/etc/locale.gen").write_text(Path("/etc/locale.gen").read_text() + f"\n{LOCALE} UTF-8\n")
+        _run("locale-gen")
     if not (ROOT / "node_modules" / ".bin" / "esbuild").exists() or not _stamp_ok(
             ROOT / "node_modules" / ".tt-stamp", ROOT / "package-lock.json"):
         _run("npm", "ci", "--no-audit", "--no-fund")

@@ -326,6 +326,41 @@ def wait_until_precached(page):
         return !!(reg && reg.active && reg.active.state === 'activated'); }""", polling=200)
 
 
+def other_engines(bench, server):
+    """Firefox ESR and WebKitGTK: ready on a first visit and after a reload (the snapshot), and Run tests (the
+    reference, warm), each in a fresh profile."""
+    from engines import ENGINES, Trap, missing, wait_for
+    ready = "window.tinytorch && window.tinytorch.runtime.state === 'ready'"
+    run = ("const s = performance.now(); return window.tinytorch.workbench.runTests()"
+           ".then(() => performance.now() - s);")
+    for name, Engine in ENGINES.items():
+        if missing(name):
+            bench.add(f"engine {name}", "not measured", missing(name))
+            continue
+        trap = Trap()
+        engine = Engine(trap)
+        try:
+            cold, warm, tests = [], [], []
+            engine.open(server.url + "modules/01-tensor/")
+            wait_for(engine, ready)
+            cold.append(engine.js("return window.tinytorch.runtime.readyAt") / 1e3)
+            engine.js("window.tinytorch.workbench.editor.text = arguments[0]; window.tinytorch.workbench.save();",
+                      curriculum.module("01").reference_source())
+            for _ in range(bench.runs):
+                engine.reload()
+                wait_for(engine, ready)
+                warm.append(engine.js("return window.tinytorch.runtime.readyAt") / 1e3)
+                for _ in range(2):
+                    engine.js("window.ttRun = null; (() => { " + run + " })().then((ms) => { window.ttRun = ms; });")
+                    tests.append(wait_for(engine, "window.ttRun") / 1e3)
+            bench.add(f"engine {name}", "cold visit -> ready to run tests", summary(cold), "s")
+            bench.add(f"engine {name}", "reload -> ready (the snapshot)", summary(warm), "s")
+            bench.add(f"engine {name}", "Run tests 01 Tensor (reference, warm)", summary(tests), "s")
+        finally:
+            engine.close()
+            trap.stop()
+
+
 def _bench_line(text):
     line = next((l for l in text.splitlines() if l.startswith("BENCH ")), None)
     if line is None:
@@ -438,6 +473,7 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
             bench.stop_latency(plain, isolated=False)
             bench.milestones(isolated)
             bench.tab_vs_native(isolated)
+            other_engines(bench, isolated)
     finally:
         isolated.stop()
         plain.stop()
