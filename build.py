@@ -181,7 +181,7 @@ def course_archive() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for folder, patterns in (("tinytorch_wasm", ("*.py", "*.ini")),
-                                 ("curriculum", ("*.py", "*.toml", "*.npz"))):
+                                 ("curriculum", ("*.py", "*.toml", "*.npz", "*.txt"))):
             for pattern in patterns:
                 for path in sorted((ROOT / folder).rglob(pattern)):
                     if "__pycache__" not in path.parts:

@@ -63,3 +63,81 @@ def test_nearest_centroid_beats_chance(ds):
     dists = ((flat.x_test[:, None, :] - centroids[None]) ** 2).sum(-1)
     accuracy = (dists.argmin(1) == flat.y_test).mean()
     assert accuracy > 0.8, accuracy
+
+
+# --- TinyTalks: the generated question-answer text ---------------------------------------------------------------
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "curriculum" / "datasets"))
+import make_tinytalks  # noqa: E402
+
+from tinytorch_wasm.datasets import (TINYTALKS_PATHS, char_ngram_cross_entropy, load_tinytalks,  # noqa: E402
+                                     text_baselines)
+
+
+@pytest.fixture(scope="module")
+def talks():
+    return load_tinytalks()
+
+
+def test_tinytalks_ships_and_is_what_the_generator_makes(talks):
+    assert all(path.is_file() for path in TINYTALKS_PATHS)
+    train, validation = make_tinytalks.generate()
+    assert talks.train == make_tinytalks.as_text(train), "tinytalks_train.txt is stale: rerun make_tinytalks.py"
+    assert talks.validation == make_tinytalks.as_text(validation), "tinytalks_validation.txt is stale"
+
+
+def test_tinytalks_generator_is_deterministic_and_seeded():
+    assert make_tinytalks.generate() == make_tinytalks.generate()
+    assert make_tinytalks.generate(seed=1) != make_tinytalks.generate()
+
+
+def test_tinytalks_size_and_split(talks):
+    total = len((talks.train + talks.validation).encode("utf-8"))
+    assert 20_000 <= total <= 50_000, total
+    pairs = [make_tinytalks.pairs_of(text) for text in talks]
+    assert 500 <= len(pairs[0]) and 50 <= len(pairs[1]), [len(p) for p in pairs]
+    assert 0.07 <= len(pairs[1]) / (len(pairs[0]) + len(pairs[1])) <= 0.13
+    for text, text_pairs in zip(talks, pairs):
+        assert make_tinytalks.as_text(text_pairs) == text, "every pair is 'Q: ...\\nA: ...\\n\\n'"
+    assert set(talks.validation) <= set(talks.train), "validation uses only characters the train text has"
+
+
+def test_tinytalks_validation_is_not_a_copy_of_train(talks):
+    shared = make_tinytalks.overlap(talks.train, talks.validation)
+    assert shared["exact_pairs"] == shared["questions"] == shared["answers"] == 0, shared
+    # Template words are shared on purpose; whole pairs are not: most validation text is not in 20-char runs of train.
+    assert shared["chars_covered_by_20_grams"] < 0.75, shared
+
+
+def test_overlap_counts_copies_and_shared_substrings():
+    train = make_tinytalks.as_text([("What is one?", "One is one."), ("Where is the red ball?", "Under the bed.")])
+    validation = make_tinytalks.as_text([("What is one?", "One is one."), ("Where is the red ball now?", "Gone.")])
+    shared = make_tinytalks.overlap(train, validation)
+    assert shared["exact_pairs"] == 1 and shared["questions"] == 1 and shared["answers"] == 1, shared
+    assert shared["pairs_sharing_20_chars"] == 2, shared
+    assert 0.5 < shared["chars_covered_by_20_grams"] < 1.0, shared
+
+
+def test_tinytalks_missing_file_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="tinytalks_train.txt"):
+        load_tinytalks(tmp_path)
+
+
+def test_ngram_baselines_by_hand():
+    # Train "abab": unigram a 2, b 2; bigram a->b 2, b->a 1. Alphabet {a, b}.
+    assert char_ngram_cross_entropy("abab", "ab", order=1, alpha=1) == pytest.approx(np.log(2))
+    # validation "ab" scores one step, a -> b. Add-1: P(b | a) = (2 + 1) / (2 + 2); almost no smoothing: ~1.
+    assert char_ngram_cross_entropy("abab", "ab", order=2, alpha=1) == pytest.approx(-np.log(3 / 4))
+    assert char_ngram_cross_entropy("abab", "ab", order=2, alpha=1e-9) == pytest.approx(0.0, abs=1e-6)
+    # a character never seen in train gets a small, finite probability
+    assert np.isfinite(char_ngram_cross_entropy("abab", "abc", order=1))
+    with pytest.raises(ValueError):
+        char_ngram_cross_entropy("ab", "ab", order=3)
+    with pytest.raises(ValueError):
+        char_ngram_cross_entropy("ab", "ab", order=1, alpha=0)
+
+
+def test_tinytalks_baselines(talks):
+    baselines = text_baselines(*talks)
+    assert 3.0 < baselines["unigram"] < 3.5, baselines
+    assert 1.8 < baselines["bigram"] < 2.4, baselines

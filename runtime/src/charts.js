@@ -1,6 +1,8 @@
-// Charts sent by Python (tinytorch_wasm.plot), drawn with uPlot. A chart is keyed by its title, so a training
-// loop that re-sends the same title updates one chart instead of piling up new ones.
+// Charts sent by Python (tinytorch_wasm.plot): lines and scatter plots drawn with uPlot, image grids on canvases.
+// A chart is keyed by its title, so a training loop that re-sends the same title updates one chart in place instead
+// of piling up new ones.
 import uPlot from "uplot";
+import { imageGrid } from "./images.js";
 
 const PALETTE = ["#e65100", "#1565c0", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#5d4037", "#ad1457"];
 
@@ -34,35 +36,46 @@ function scatterData(spec) {
 export class ChartBoard {
   constructor(container) {
     this.container = container;
-    this.charts = new Map();
+    this.charts = new Map(); // title -> { figure, plot (a uPlot, for lines and scatter plots) }
   }
 
   draw(spec) {
-    const { data, series } = spec.kind === "scatter" ? scatterData(spec) : lineData(spec);
-    const existing = this.charts.get(spec.title);
-    const sameSeries = existing && existing.series.slice(1).map((x) => x.label).join("\n") ===
-      series.map((x) => x.label).join("\n");
-    if (sameSeries) {
-      existing.setData(data);
+    if (spec.kind === "images") {
+      this.place(spec.title, { figure: imageGrid(spec) });
       return;
     }
-    if (existing) existing.root.parentElement.remove();
+    const { data, series } = spec.kind === "scatter" ? scatterData(spec) : lineData(spec);
+    const existing = this.charts.get(spec.title);
+    const sameSeries = existing && existing.plot && existing.plot.series.slice(1).map((x) => x.label).join("\n") ===
+      series.map((x) => x.label).join("\n");
+    if (sameSeries) {
+      existing.plot.setData(data);
+      return;
+    }
     const figure = document.createElement("figure");
     figure.className = "tt-chart";
     figure.setAttribute("aria-label", spec.title);
-    this.container.append(figure);
+    const chart = { figure };
+    this.place(spec.title, chart); // in the page before uPlot measures it
     const width = Math.max(280, Math.min(640, this.container.clientWidth || 560));
-    const chart = new uPlot({
+    chart.plot = new uPlot({
       title: spec.title, width, height: 260,
       scales: { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } },
       axes: [{ label: spec.xlabel, stroke: "currentColor" }, { label: spec.ylabel, stroke: "currentColor" }],
       series: [{ label: spec.xlabel || "x" }, ...series],
     }, data, figure);
-    this.charts.set(spec.title, chart);
+  }
+
+  /** Show a chart's figure: where the chart of the same title was, or after the others. */
+  place(title, chart) {
+    const existing = this.charts.get(title);
+    if (existing) existing.figure.replaceWith(chart.figure);
+    else this.container.append(chart.figure);
+    this.charts.set(title, chart);
   }
 
   clear() {
-    this.charts.forEach((chart) => chart.root.parentElement.remove());
+    this.charts.forEach(({ figure }) => figure.remove());
     this.charts.clear();
   }
 }
