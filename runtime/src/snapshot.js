@@ -230,8 +230,9 @@ async function installAndLoad(py, wheels, record) {
 
 /** A started Python with pytest and NumPy installed and imported: restored from the saved snapshot if there is a
  * usable one, else started normally (and a snapshot saved for next time). `restore: false` starts normally.
- * Returns {py, from: "snapshot" | "start", holds: "numpy" | "pytest", timings}; throws SnapshotUnusable when a
- * restored Python failed its checks (the caller replaces the worker, which then starts normally). */
+ * Returns {py, from: "snapshot" | "start", holds: "numpy" | "pytest", timings, saveSnapshot?}; throws
+ * SnapshotUnusable when a restored Python failed its checks (the caller replaces the worker, which then starts
+ * normally). */
 export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, options, restore = true }) {
   const started = performance.now();
   const timings = {};
@@ -311,9 +312,8 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
     loadedPackages: { [NUMPY]: "default channel" } } : {};
   const snapshot = holds === "numpy" ? (replayable ? snapshotNow() : null) : core;
   py.loadedPackages[NUMPY] = "default channel"; // after the snapshot: Pyodide issue #5195
-  if (snapshot) {
-    // Not awaited: writing tens of MB must not delay the learner, and a failed write (quota) means no snapshot.
-    save(cache, key, pack(description, snapshot)).catch(() => {});
-  }
-  return { py, from: "start", holds, timings };
+  // For the caller to call once Python is ready: packing, hashing and writing tens of MB must not delay the
+  // learner, and a failed write (quota) only means no snapshot.
+  const saveSnapshot = () => snapshot && save(cache, key, pack(description, snapshot)).catch(() => {});
+  return { py, from: "start", holds, timings, saveSnapshot };
 }

@@ -69,7 +69,7 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl, restoreSnapshot }) 
   course.catch(() => {}); // awaited below
   const { loadPyodide } = await import(pyodideUrl + "pyodide.mjs");
   const options = { indexURL: pyodideUrl, fullStdLib: false };
-  const { py, from, holds, timings: start } = await startPython(loadPyodide,
+  const { py, from, holds, timings: start, saveSnapshot } = await startPython(loadPyodide,
     { pyodideUrl, pyodideVersion, options, restore: restoreSnapshot });
   timings.python = performance.now() - started;
   Object.assign(timings, { pythonFrom: from, snapshotHolds: holds, start });
@@ -98,6 +98,7 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl, restoreSnapshot }) 
   post({ type: "ready", timings, versions: JSON.parse(handle(JSON.stringify({ action: "versions", payload: {} }))).result });
   self.pyodide = py;
   if (interruptBuffer) py.setInterruptBuffer(interruptBuffer);
+  if (saveSnapshot) saveSnapshot(); // taken before the course was loaded; written now, off the learner's wait
 }
 
 function run({ id, action, payload }) {

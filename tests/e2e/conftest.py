@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -126,5 +127,7 @@ SNAPSHOTS = """async () => {
 
 def saved_snapshots(page) -> list:
     """[cache, key] of the Python snapshots saved in this profile, once there is one (it is written in the background)."""
-    page.wait_for_function(f"({SNAPSHOTS})().then((found) => found.length > 0)")
-    return page.evaluate(SNAPSHOTS)
+    deadline = time.monotonic() + BOOT_TIMEOUT_MS / 1e3
+    while not (found := page.evaluate(SNAPSHOTS)) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    return found
