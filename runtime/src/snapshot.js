@@ -16,7 +16,7 @@
 // it with the rest of the old runtime, and its name carries the wheels it holds. Anything wrong with it only means
 // a normal start: a snapshot is an optimisation, never a requirement. It is saved with its sha256 and checked
 // before use, because Pyodide does not reject a damaged snapshot: it hangs.
-import { unzipInto } from "./unzip.js";
+import { unzip, unzipInto } from "./unzip.js";
 
 const RECIPE = "v3"; // bump when what goes into a snapshot, or the loadPyodide options, change
 const PURE_PACKAGES = ["pytest"]; // with their dependencies, from the runtime's lock file
@@ -90,11 +90,13 @@ function wheelsOf(packages, names) {
 
 const base64OfHex = (hex) => btoa(String.fromCharCode(...hex.match(/../g).map((byte) => parseInt(byte, 16))));
 
-/** A wheel's bytes, checked against its sha256 in the lock file (as loadPackage does). */
+/** A wheel, checked against its sha256 in the lock file (as loadPackage does), and unzipped: it needs no Python,
+ * so it happens while Python starts. */
 async function fetchWheel(pyodideUrl, wheel) {
   const response = await fetch(pyodideUrl + wheel.file_name, { integrity: `sha256-${base64OfHex(wheel.sha256)}` });
   if (!response.ok) throw new Error(`could not load ${wheel.file_name} (${response.status})`);
-  return new Uint8Array(await response.arrayBuffer());
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return (await unzip(bytes)) || bytes;
 }
 
 /** Unpack a wheel into site-packages; returns the compiled libraries in it, in the order loadPackage loads them. */
@@ -252,22 +254,17 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
   const wheelNames = [...pure, ...(holds === "numpy" ? numpy : [])].map((w) => w.sha256.slice(0, 16)).sort();
   const key = `${pyodideUrl}memory-snapshot-${RECIPE}-${holds}-${wheelNames.join("+")}`;
   const saved = restore && cache && (await cache.match(key).catch(() => null));
-  let restored = null;
+  mark("snapshotFound");
   if (saved) {
-    try {
-      restored = await checkedBytes(saved);
-    } catch (error) {
-      console.warn("Python snapshot not usable, starting normally:", error);
-      await cache.delete(key).catch(() => {});
-    }
-  }
-  mark("snapshotRead");
-  if (restored) {
-    const { description, snapshot } = restored;
+    // Read and checked while Pyodide loads its own files (loadPyodide waits for the promise only when it needs it).
+    let damaged = false; // then it is only deleted: a snapshot made anew may well restore
+    const restored = checkedBytes(saved);
+    restored.then(() => mark("snapshotRead"), () => { damaged = true; });
     let py;
     try {
-      py = await loadPyodide({ ...options, _loadSnapshot: snapshot });
+      py = await loadPyodide({ ...options, _loadSnapshot: restored.then((r) => r.snapshot) });
       mark("restored");
+      const { description, snapshot } = await restored;
       await Promise.all([...pureBytes, ...(holds === "numpy" ? numpyBytes : [])].map(async (bytes) => {
         await installWheel(py, await bytes);
       }));
@@ -286,7 +283,7 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
       return { py, from: "snapshot", holds, timings };
     } catch (error) {
       await cache.delete(key).catch(() => {});
-      if (holds === "numpy") await cache.put(refused, new Response("")).catch(() => {});
+      if (holds === "numpy" && !damaged) await cache.put(refused, new Response("")).catch(() => {});
       throw new SnapshotUnusable(`the saved Python could not be restored (${error && error.message || error})`);
     }
   }

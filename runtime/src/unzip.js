@@ -30,20 +30,29 @@ async function inflate(data) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** Unpack the archive into the folder `into` of Pyodide's file system; returns the paths written, in order. */
-export async function unzipInto(py, bytes, into) {
-  const folder = into.replace(/\/$/, "");
-  if (typeof DecompressionStream !== "function") return unzipInPython(py, bytes, folder); // older browsers
+/** The files of the archive, inflated: [{name, data}], in the archive's order; null where the browser has no
+ * DecompressionStream (then unzipInto lets Pyodide unpack it, in Python). Needs no Python, so it can run while
+ * Python starts. */
+export async function unzip(bytes) {
+  if (typeof DecompressionStream !== "function") return null;
   const files = entries(bytes).filter((e) => !e.name.endsWith("/"));
-  const contents = await Promise.all(files.map((e) => {
+  return Promise.all(files.map(async (e) => {
     const data = bytes.subarray(e.offset, e.offset + e.size);
-    if (e.method === 0) return data;
-    if (e.method === 8) return inflate(data);
+    if (e.method === 0) return { name: e.name, data };
+    if (e.method === 8) return { name: e.name, data: await inflate(data) };
     throw new Error(`${e.name}: zip compression method ${e.method} is not supported`);
   }));
-  const paths = files.map((e) => `${folder}/${e.name}`);
+}
+
+/** Write the archive (its bytes, or what unzip made of them) into the folder `into` of Pyodide's file system;
+ * returns the paths written, in order. */
+export async function unzipInto(py, archive, into) {
+  const folder = into.replace(/\/$/, "");
+  const files = archive instanceof Uint8Array ? await unzip(archive) : archive;
+  if (files === null) return unzipInPython(py, archive, folder);
+  const paths = files.map((f) => `${folder}/${f.name}`);
   for (const dir of new Set(paths.map((p) => p.slice(0, p.lastIndexOf("/"))))) py.FS.mkdirTree(dir);
-  paths.forEach((path, i) => py.FS.writeFile(path, contents[i], { canOwn: true }));
+  paths.forEach((path, i) => py.FS.writeFile(path, files[i].data, { canOwn: true }));
   return paths;
 }
 
