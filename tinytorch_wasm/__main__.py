@@ -4,6 +4,7 @@
   python -m tinytorch_wasm check DIR --module 01 [--json]   run module 01's tests against the package in DIR
   python -m tinytorch_wasm verify [--module 01]             reference passes, starter fails, mistakes are caught
   python -m tinytorch_wasm milestone 1958 DIR [--json]      run a milestone against the package in DIR
+  python -m tinytorch_wasm grade EXPORT... [--csv F] [--json F] [--tests DIR]   grade learners' exported work
 """
 from __future__ import annotations
 
@@ -55,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("id", help="the milestone's id or slug: 1958, perceptron, ...")
     p.add_argument("dir", type=Path)
     p.add_argument("--json", action="store_true", help="print the result as JSON (the run's output goes to stderr)")
+    from .grading import cli as grading_cli
+    grading_cli.add_arguments(commands.add_parser("grade", help="grade learners' exports (docs/grading.md)"))
     args = parser.parse_args(argv)
+
+    if args.command == "grade":
+        return grading_cli.run(args)
 
     if args.command == "assemble":
         used = assemble(args.dir, upto=args.upto)

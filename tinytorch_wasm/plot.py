@@ -4,6 +4,7 @@
     plot.line([64, 128, 256], {"matmul ms": [0.2, 1.1, 8.0]}, title="Matmul time", xlabel="n", ylabel="ms")
     plot.scatter({"class 0": (xs0, ys0), "class 1": (xs1, ys1)}, title="Data")
     plot.images("Filters", [w0, w1, w2], labels=["edge", "blob", "corner"])
+    plot.bars(["conv", "relu", "linear"], {"ms": [1.2, 0.1, 0.4]}, title="Time per layer", xlabel="ms")
 
 Calling again with the same `title` replaces that chart, so a training loop can redraw it live.
 """
@@ -59,3 +60,14 @@ def images(title: str, images, labels=None, same_scale: bool = False) -> None:
         raise ValueError(f"plot.images got {len(pictures)} images but {len(labels)} labels")
     emit("chart", {"kind": "images", "title": title, "same_scale": bool(same_scale), "labels": labels,
                    "images": [p.tolist() for p in pictures]})
+
+
+def bars(labels, series: dict, title: str, xlabel: str = "", ylabel: str = "", log: bool = False) -> None:
+    """Horizontal bars: one row per label (top to bottom), one bar per series in each row, `{name: values}` with a
+    value per label. `xlabel` names the values' axis (along the bars), `ylabel` the labels' axis."""
+    labels = [str(label) for label in labels]
+    for name, values in series.items():
+        if len(values) != len(labels):
+            raise ValueError(f"plot.bars got {len(labels)} labels but {len(values)} values for {name!r}")
+    emit("chart", {"kind": "bars", "title": title, "xlabel": xlabel, "ylabel": ylabel, "log_y": log,
+                   "labels": labels, "series": {k: _floats(v) for k, v in series.items()}})

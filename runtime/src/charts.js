@@ -1,7 +1,9 @@
-// Charts sent by Python (tinytorch_wasm.plot): lines and scatter plots drawn with uPlot, image grids on canvases.
+// Charts sent by Python (tinytorch_wasm.plot): lines, scatter plots and bars (bars.js) drawn with uPlot, image grids
+// (images.js) on canvases.
 // A chart is keyed by its title, so a training loop that re-sends the same title updates one chart in place instead
 // of piling up new ones.
 import uPlot from "uplot";
+import { barChart } from "./bars.js";
 import { imageGrid } from "./images.js";
 
 const PALETTE = ["#e65100", "#1565c0", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#5d4037", "#ad1457"];
@@ -44,10 +46,11 @@ export class ChartBoard {
       this.place(spec.title, { figure: imageGrid(spec) });
       return;
     }
-    const { data, series } = spec.kind === "scatter" ? scatterData(spec) : lineData(spec);
+    const layout = spec.kind === "bars" ? barChart(spec, PALETTE) : spec.kind === "scatter" ? scatterData(spec) : lineData(spec);
+    const { data, series } = layout;
     const existing = this.charts.get(spec.title);
-    const sameSeries = existing && existing.plot && existing.plot.series.slice(1).map((x) => x.label).join("\n") ===
-      series.map((x) => x.label).join("\n");
+    const sameSeries = existing && existing.plot && spec.kind !== "bars" &&
+      existing.plot.series.slice(1).map((x) => x.label).join("\n") === series.map((x) => x.label).join("\n");
     if (sameSeries) {
       existing.plot.setData(data);
       return;
@@ -59,10 +62,10 @@ export class ChartBoard {
     this.place(spec.title, chart); // in the page before uPlot measures it
     const width = Math.max(280, Math.min(640, this.container.clientWidth || 560));
     chart.plot = new uPlot({
-      title: spec.title, width, height: 260,
-      scales: { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } },
-      axes: [{ label: spec.xlabel, stroke: "currentColor" }, { label: spec.ylabel, stroke: "currentColor" }],
-      series: [{ label: spec.xlabel || "x" }, ...series],
+      title: spec.title, width, height: layout.height || 260,
+      scales: layout.scales || { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } },
+      axes: layout.axes || [{ label: spec.xlabel, stroke: "currentColor" }, { label: spec.ylabel, stroke: "currentColor" }],
+      series: [layout.xSeries || { label: spec.xlabel || "x" }, ...series],
     }, data, figure);
   }
 

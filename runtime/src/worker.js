@@ -79,6 +79,7 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl, restoreSnapshot }) 
   py.setStdout({ batched: (line) => write("stdout", line + "\n") });
   py.setStderr({ batched: (line) => write("stderr", line + "\n") });
   py.registerJsModule("tt_host", {
+    crossOriginIsolated: self.crossOriginIsolated === true, // read here: getters fail through Python's `js` proxy
     emit: (kind, json) => {
       flush();
       post({ type: "event", id: current && current.id, kind, payload: JSON.parse(json) });

@@ -45,3 +45,26 @@ def test_images_draw_each_value_as_a_grey_pixel(server, browser_profile):
     charts = page.evaluate("[...document.querySelectorAll('.tt-workbench .tt-chart')].map(f => f.getAttribute('aria-label'))")
     assert charts == ["Test pictures", "A line after them"], f"one grid, redrawn in its place: {charts}"
     assert page.tt_errors == []
+
+
+BARS = """
+from tinytorch_wasm import plot
+plot.bars(["conv", "relu"], {"ms": [2.0, 0.5]}, title="Per layer", xlabel="ms")
+plot.line([1, 2], {"loss": [1.0, 0.5]}, title="A line after them")
+plot.bars(["conv", "relu", "a much longer layer name"], {"ms": [2.0, 0.5, 1.0], "KB": [3.0, 4.0, 5.0]},
+          title="Per layer", xlabel="ms")   # the same title, new rows and a second series: redrawn where it stood
+"""
+
+
+def test_bars_draw_a_row_per_label_and_redraw_in_place(server, browser_profile):
+    page = open_module(browser_profile(), server.url + PAGE)
+    run_scratch(page, BARS)
+    charts = page.evaluate("[...document.querySelectorAll('.tt-workbench .tt-chart')].map(f => f.getAttribute('aria-label'))")
+    assert charts == ["Per layer", "A line after them"], f"one bar chart, redrawn in its place: {charts}"
+    bars = page.locator(".tt-workbench .tt-chart").first
+    assert bars.locator("canvas").count() == 1
+    legend = bars.inner_text()
+    assert "ms" in legend and "KB" in legend, f"both series should be in the legend: {legend!r}"
+    shown = bars.bounding_box()
+    assert shown["height"] > 100 and shown["width"] > 200, f"the chart should be drawn, got {shown}"
+    assert page.tt_errors == []
