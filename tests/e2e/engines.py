@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -79,7 +80,7 @@ class Firefox:
         prefs = {**FIREFOX_PREFS, **{f"network.proxy.{kind}": "127.0.0.1" for kind in ("http", "ssl")},
                  **{f"network.proxy.{kind}_port": trap.port for kind in ("http", "ssl")}}
         self.client = Marionette(host="127.0.0.1", port=free_port(), bin=FIREFOX, headless=True, prefs=prefs,
-                                 startup_timeout=180)
+                                 startup_timeout=180, gecko_log=os.path.join(tempfile.gettempdir(), "tt-gecko.log"))
         self.client.start_session()
         self.client.timeout.page_load = 180
         self.client.timeout.script = 300
