@@ -6,6 +6,7 @@
 import "./locale.js"; // before Pyodide: a browser language tag Intl refuses would stop Python starting
 import { startPython, SnapshotUnusable } from "./snapshot.js";
 import { unzipInto } from "./unzip.js";
+import { refuseOtherHosts } from "./offline-guard.js";
 
 const OUTPUT_LIMIT = 1_000_000; // characters of stdout/stderr kept per request; the rest is counted, not sent
 const FLUSH_MS = 50;
@@ -40,6 +41,8 @@ function write(stream, text) {
   // Python runs synchronously here, so timers never fire while it runs: flush from inside the write instead.
   if (performance.now() - current.lastFlush > FLUSH_MS) flush();
 }
+
+refuseOtherHosts((text) => write("stderr", text + "\n"));
 
 /** Where this worker's runtime and course are: the site root is two folders up from assets/tt/worker.js. */
 function siteUrls() {
