@@ -11,7 +11,8 @@
 Any command takes --course FILE: the course.toml to build (default: ./course.toml; docs/instructors.md).
 
 On a fresh machine the first run installs what it needs: a virtual environment in .venv (requirements.txt), the
-front-end packages (package-lock.json), and for `test` the Debian Chromium package.
+front-end packages (package-lock.json), and for `test` and `bench` the browsers from Debian (Chromium, Firefox ESR,
+WebKitGTK) and a locale for them.
 """
 from __future__ import annotations
 
@@ -52,13 +53,32 @@ def _stamp_ok(stamp: Path, source: Path) -> bool:
     return stamp.exists() and stamp.read_text() == sha256_of(source)
 
 
+# What the browser tests need from Debian: Chromium, Firefox ESR, WebKitGTK's WebDriver and MiniBrowser (under a
+# virtual display), and a real locale for WebKit (under the locale C it reports the language tag "C").
+BROWSERS = {"chromium": CHROMIUM, "firefox-esr": Path("/usr/bin/firefox-esr"),
+            "webkit2gtk-driver": Path("/usr/bin/WebKitWebDriver"), "xvfb": Path("/usr/bin/Xvfb"),
+            "locales": Path("/usr/sbin/locale-gen")}
+LOCALE = "en_US.UTF-8"
+
+
+def _locale_missing() -> bool:
+    found = subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.lower().split()
+    return LOCALE.lower().replace("utf-8", "utf8") not in found
+
+
 def ensure_environment(need_browser: bool) -> None:
     """Install what is missing, then continue inside .venv (re-running this script there)."""
-    if need_browser and not CHROMIUM.exists():
+    missing = [name for name, path in BROWSERS.items() if not path.exists()] if need_browser else []
+    if missing or (need_browser and _locale_missing()):
         if os.geteuid() != 0:
-            raise BuildError(f"the tests need Debian's Chromium at {CHROMIUM}: run `sudo apt-get install chromium`")
-        _run("apt-get", "update")
-        _run("apt-get", "install", "-y", "chromium")
+            raise BuildError(f"the browser tests need Debian's {', '.join(missing) or 'locales'} and the locale "
+                             f"{LOCALE}: run `sudo apt-get install {' '.join(BROWSERS)}` and "
+                             f"`sudo locale-gen {LOCALE}`")
+        if missing:
+            _run("apt-get", "update")
+            _run("apt-get", "install", "-y", *missing)
+        Path("/etc/locale.gen").write_text(Path("/etc/locale.gen").read_text() + f"\n{LOCALE} UTF-8\n")
+        _run("locale-gen")
     if not (ROOT / "node_modules" / ".bin" / "esbuild").exists() or not _stamp_ok(
             ROOT / "node_modules" / ".tt-stamp", ROOT / "package-lock.json"):
         _run("npm", "ci", "--no-audit", "--no-fund")
@@ -209,11 +229,21 @@ def build_site(assets_version: str, pyodide_version: str, dist: Path = DIST, cou
         config.plugins.on_shutdown()
 
 
+COMPRESSED = (".br", ".gz")  # copies of a site file, written by runtime/compress.mjs
+
+
+def site_files(dist: Path = DIST) -> list[Path]:
+    """Every file of the built site, without the compressed copies beside them."""
+    return sorted(p for p in dist.rglob("*") if p.is_file() and p.suffix not in COMPRESSED)
+
+
 def write_service_worker(pyodide_version: str, dist: Path = DIST) -> str:
     """sw.js at the site root: precaches every file of this build under a cache named by its content hash."""
     digest = hashlib.sha256()
     files = []
-    for path in sorted(p for p in dist.rglob("*") if p.is_file() and not p.name.endswith(".map")):
+    # mkdocs-material's search in other languages than the course's (English): never loaded, so not precached.
+    unused_search = dist / "assets" / "javascripts" / "lunr"
+    for path in (p for p in site_files(dist) if not p.name.endswith(".map") and not p.is_relative_to(unused_search)):
         rel = path.relative_to(dist).as_posix()
         digest.update(rel.encode() + sha256_of(path).encode())
         files.append(rel)
@@ -246,7 +276,10 @@ def build(dist: Path = DIST, course_file: Path | None = None) -> None:
         (runtime_dir / name).write_bytes(data)
     (runtime_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True))
     sw_version = write_service_worker(version, dist)
-    size = sum(p.stat().st_size for p in dist.rglob("*") if p.is_file())
+    # Compressed copies for servers that can send them (runtime/serve.py does); after the service worker's list,
+    # which names each file once, as the browser sees it.
+    _run("node", ROOT / "runtime" / "compress.mjs", dist, CACHE / "compressed")
+    size = sum(p.stat().st_size for p in site_files(dist))
     print(f"built {dist} ({size / 1e6:.1f} MB, build {sw_version})")
 
 
@@ -254,7 +287,7 @@ def bundle(dist: Path = DIST, out: Path = OFFLINE_ZIP) -> Path:
     """A zip to unpack anywhere and open with `python serve.py`: workers do not run from file://."""
     readme = (ROOT / "runtime" / "OFFLINE.txt").read_text()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in dist.rglob("*") if p.is_file()):
+        for path in site_files(dist):  # served from this computer: nothing to gain from compressed copies
             archive.write(path, "tinytorch-course/site/" + path.relative_to(dist).as_posix())
         archive.write(ROOT / "runtime" / "serve.py", "tinytorch-course/serve.py")
         archive.writestr("tinytorch-course/README.txt", readme)

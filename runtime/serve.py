@@ -5,18 +5,23 @@
 
 Workers and service workers do not run from file://, so the course needs a local server. It sends the
 cross-origin isolation headers (COOP/COEP) that let Stop interrupt Python at once, the Python worker's
-Content-Security-Policy (pages carry theirs in a <meta> tag), long-lived caching for versioned runtime files, and
-the site's own 404 page for a missing address.
+Content-Security-Policy (pages carry theirs in a <meta> tag), long-lived caching for versioned runtime files, the
+build's brotli or gzip copy of a file to a browser that accepts it, and the site's own 404 page for a missing
+address.
 """
 from __future__ import annotations
 
 import argparse
+import email.utils
 import functools
 import http.server
+import os
 import re
 import sys
 from pathlib import Path
 
+# The compressed copies the build writes beside each file, best first.
+ENCODINGS = {"br": ".br", "gzip": ".gz"}
 # Paths whose content never changes under the same name: the versioned Pyodide folder, hashed theme assets.
 IMMUTABLE = re.compile(r"^/pyodide/[\d.]+/|\.[0-9a-f]{8,}\.min\.(js|css)$")
 # The Python worker's Content-Security-Policy, written by the build (site/hooks/security.py); pages carry theirs.
@@ -29,7 +34,44 @@ class CourseHandler(http.server.SimpleHTTPRequestHandler):
                       ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
                       ".whl": "application/octet-stream", ".zip": "application/zip", ".json": "application/json"}
 
+    def send_head(self):
+        """The file, or its brotli or gzip copy (written by the build) when the browser accepts that encoding."""
+        path = self.translate_path(self.path)
+        if os.path.isdir(path) and self.path.split("?", 1)[0].endswith("/"):
+            path = os.path.join(path, "index.html")
+        accepted = {part.split(";")[0].strip() for part in self.headers.get("Accept-Encoding", "").split(",")}
+        encoding = next((e for e in ENCODINGS if e in accepted and os.path.isfile(path + ENCODINGS[e])), None)
+        if encoding is None or not os.path.isfile(path):
+            return super().send_head()
+        modified = os.stat(path).st_mtime
+        if self._unchanged_since_asked(modified):
+            self.send_response(304)
+            self.end_headers()
+            return None
+        try:
+            f = open(path + ENCODINGS[encoding], "rb")
+        except OSError:
+            return super().send_head()
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Content-Encoding", encoding)
+        self.send_header("Content-Length", str(os.fstat(f.fileno()).st_size))
+        self.send_header("Last-Modified", self.date_time_string(modified))
+        self.end_headers()
+        return f
+
+    def _unchanged_since_asked(self, modified: float) -> bool:
+        """If-Modified-Since, as the standard handler answers it for uncompressed files."""
+        asked = self.headers.get("If-Modified-Since")
+        if not asked or "If-None-Match" in self.headers:
+            return False
+        try:
+            return int(modified) <= email.utils.parsedate_to_datetime(asked).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+
     def end_headers(self):
+        self.send_header("Vary", "Accept-Encoding")
         path = self.path.split("?", 1)[0]
         self.send_header("Cache-Control", "public, max-age=31536000, immutable" if IMMUTABLE.search(path)
                          else "no-cache")

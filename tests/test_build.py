@@ -1,6 +1,7 @@
 """The build: pinned runtime files are checked, the built site is self-contained, the server sends its headers."""
 import hashlib
 import io
+import gzip
 import json
 import re
 import threading
@@ -131,6 +132,36 @@ def test_the_server_sends_isolation_and_cache_headers(serve):
     assert "immutable" in runtime.headers["Cache-Control"]
     plain = urllib.request.urlopen(serve(False))
     assert plain.headers["Cross-Origin-Opener-Policy"] is None
+
+
+@pytest.mark.parametrize("accept, encoding", [("gzip, deflate, br, zstd", "br"), ("gzip", "gzip"), ("", None)])
+def test_the_server_sends_the_builds_compressed_copy_the_browser_accepts(serve, dist, accept, encoding):
+    base = serve(True)
+    for path, file in [(f"pyodide/{PINS['pyodide']['version']}/pyodide.asm.wasm",
+                        f"pyodide/{PINS['pyodide']['version']}/pyodide.asm.wasm"),
+                       ("modules/01-tensor/", "modules/01-tensor/index.html")]:
+        request = urllib.request.Request(base + path, headers={"Accept-Encoding": accept})
+        with urllib.request.urlopen(request) as response:
+            body = response.read()
+            assert response.headers["Content-Encoding"] == encoding and "Accept-Encoding" in response.headers["Vary"]
+            assert response.headers["Content-Type"].startswith("application/wasm" if file.endswith(".wasm")
+                                                               else "text/html")
+        original = (dist / file).read_bytes()
+        if encoding is None:
+            assert body == original
+        elif encoding == "gzip":
+            assert gzip.decompress(body) == original
+        else:
+            assert body == (dist / (file + ".br")).read_bytes() and len(body) < len(original) / 2
+
+
+def test_compressed_copies_stay_out_of_the_precache_and_the_bundle(dist):
+    sw = (dist / "sw.js").read_text()
+    files = json.loads(re.match(r"const BUILD = (\{.*\});", sw).group(1))["files"]
+    assert not [f for f in files if f.endswith((".br", ".gz"))]
+    assert (dist / "index.html.br").is_file() and (dist / "index.html.gz").is_file()
+    with zipfile.ZipFile(build.bundle()) as bundle:
+        assert not [n for n in bundle.namelist() if n.endswith((".br", ".gz"))]
 
 
 def test_the_offline_bundle_holds_the_site_and_its_server(dist):

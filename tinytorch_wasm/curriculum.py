@@ -5,6 +5,7 @@ so everything here finds the curriculum relative to this file.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tomllib
@@ -57,7 +58,7 @@ class Module:
     def mistakes(self) -> tuple[Mistake, ...]:
         """Read when asked (a course that withholds this module's solution ships no mistakes file)."""
         file = self.folder / "mistakes.toml"
-        return tuple(Mistake(**m) for m in tomllib.loads(file.read_text()).get("mistake", [])) if file.exists() else ()
+        return tuple(Mistake(**m) for m in _parse_toml(file.read_text()).get("mistake", [])) if file.exists() else ()
 
     @property
     def reference_file(self) -> Path:
@@ -106,8 +107,14 @@ def source_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=512)
+def _parse_toml(text: str) -> dict:
+    """Parsed once per distinct text: every run in the tab asks for the modules again (read only, never changed)."""
+    return tomllib.loads(text)
+
+
 def _load(folder: Path) -> Module:
-    spec = tomllib.loads((folder / "module.toml").read_text())
+    spec = _parse_toml((folder / "module.toml").read_text())
     return Module(
         id=spec["id"], slug=spec["slug"], title=spec["title"], folder=folder,
         package_path=spec["package_path"], summary=spec.get("summary", ""),

@@ -10,6 +10,7 @@ import io
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,14 @@ from .package import forget_package
 from .tracebacks import format_exception
 
 MESSAGE_LIMIT = 2000  # characters of a failure message kept for the page
+# pytest without the plugins a course run never uses: each one wraps every test (logging, warnings, capture,
+# faulthandler, ...) or the session, and in the tab that overhead, not the tests, was most of a run. Output of a
+# test goes where the rest of the run's output goes (the log); fixtures such as tmp_path, monkeypatch, capsys and
+# pytest.warns still work.
+LEAN = ["--capture=no", *[arg for plugin in ("cacheprovider", "logging", "warnings", "faulthandler",
+                                              "unraisableexception", "threadexception", "doctest", "junitxml",
+                                              "pastebin", "legacypath", "stepwise", "setuponly", "setupplan",
+                                              "debugging", "nose") for arg in ("-p", f"no:{plugin}")]]
 
 
 class Reporter:
@@ -108,9 +117,9 @@ def run_module_tests(module_id: str | curriculum.Module, package_dir: Path, *, t
     reporter = reporter or Reporter(module, package_dir)
     # --tb=native: the page shows the Reporter's tracebacks, and pytest's default ones cost a second per failure in
     # the tab (and minutes for a deep recursion, whose frames it compares pairwise).
-    args = [*map(str, test_files or [module.test_file]), "-p", "no:cacheprovider", "--capture=sys",
-            "--import-mode=importlib", "-q", "--tb=native", "--rootdir", str(rootdir or module.folder),
-            "-c", str(Path(__file__).with_name("pytest.ini")), *extra_args]
+    args = [*map(str, test_files or [module.test_file]), *LEAN, "--import-mode=importlib", "-q", "--tb=native",
+            "--rootdir", str(rootdir or module.folder), "-c", str(Path(__file__).with_name("pytest.ini")),
+            *extra_args]
     log = io.StringIO()
     sys.path.insert(0, str(package_dir))
     forget_package()
@@ -123,8 +132,11 @@ def run_module_tests(module_id: str | curriculum.Module, package_dir: Path, *, t
                 reporter.collection_errors.append(import_error)
                 exit_code = int(pytest.ExitCode.NO_TESTS_COLLECTED)
             else:
-                with _clean_environment():
+                with _clean_environment(), warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("default")  # once per place, into the log (pytest's plugin is off)
                     exit_code = int(pytest.main(args, plugins=[reporter]))
+                for w in caught:
+                    log.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
     finally:
         sys.path.remove(str(package_dir))
         forget_package()

@@ -2,7 +2,7 @@
 // keeps the result (even a partial one after Stop) in the learner's progress.
 import { ChartBoard } from "./charts.js";
 import { SourcePicker } from "./sources.js";
-import { el, seconds, reportStorage, OutputPanel, RuntimeStatus } from "./ui.js";
+import { el, seconds, localDate, reportStorage, OutputPanel, RuntimeStatus } from "./ui.js";
 
 const percent = (v) => (v === null || v === undefined ? "n/a" : `${(100 * v).toFixed(1)} %`);
 
@@ -46,7 +46,7 @@ export class MilestonePanel {
 
   /** The latest attempt, and the best one when it is another (a stop or failure never hides a success). */
   history(saved, latest) {
-    const when = (r) => new Date(r.at).toLocaleString();
+    const when = (r) => localDate(r.at, true);
     const text = `${latest} (${when(saved)}): ${this.describe(saved)}`;
     const best = saved.best;
     return best && best.at !== saved.at ? `${text} Your best run (${when(best)}): ${this.describe(best)}` : text;

@@ -1,8 +1,8 @@
 // The Progress page: every module's state and every milestone's result, with export and import of all work.
 import { exportWork, download, parseBackup, restoreBackup, checkSize } from "./backup.js";
-import { el, seconds, reportStorage } from "./ui.js";
+import { el, seconds, localDate, reportStorage } from "./ui.js";
 
-const date = (iso) => (iso ? new Date(iso).toLocaleDateString() : "");
+const date = (iso) => (iso ? localDate(iso) : "");
 const modulesCount = (n) => (n === 1 ? "the code of 1 module" : `the code of ${n} modules`);
 
 export class ProgressPage {

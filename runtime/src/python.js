@@ -39,8 +39,10 @@ export class PythonRuntime extends EventTarget {
   start() {
     if (this.worker) return this.readyPromise;
     this.interrupt = this.isolated ? new Uint8Array(new SharedArrayBuffer(1)) : null;
-    const early = adoptEarlyWorker(this.workerUrl);
-    this.worker = early ? early.worker : new Worker(this.workerUrl, { type: "module" });
+    const early = this.withoutSnapshot ? null : adoptEarlyWorker(this.workerUrl);
+    // After a saved Python failed its checks, the next worker starts normally (runtime/src/snapshot.js).
+    const url = this.withoutSnapshot ? `${this.workerUrl}&snapshot=off` : this.workerUrl;
+    this.worker = early ? early.worker : new Worker(url, { type: "module" });
     this.startedAt = early ? early.startedAt : performance.now();
     this.readyPromise = new Promise((resolve, reject) => {
       this.onReady = resolve;
@@ -77,6 +79,16 @@ export class PythonRuntime extends EventTarget {
         this.timings = message.timings;
         this.setState("ready", { timings: message.timings, readyMs: this.readyMs });
         this.onReady(message);
+        break;
+      case "snapshot-unusable":
+        console.warn(`Python snapshot: ${message.error}; starting Python normally`);
+        if (!this.withoutSnapshot) {
+          this.withoutSnapshot = true;
+          this.replaceWorker();
+          break;
+        }
+        this.setState("failed", { error: message.error });
+        this.onBootFailed(new Error(message.error));
         break;
       case "boot-failed":
         this.setState("failed", { error: message.error });
@@ -159,11 +171,18 @@ export class PythonRuntime extends EventTarget {
   }
 
   restart() {
-    this.worker.terminate();
-    this.worker = null;
     this.pending = null;
     this.dispatchEvent(new CustomEvent("restarted"));
+    this.replaceWorker();
+  }
+
+  /** A new worker in place of this one; whoever waits for Python being ready keeps waiting, for the new one. */
+  replaceWorker() {
+    const { onReady, onBootFailed } = this;
+    this.worker.terminate();
+    this.worker = null;
     this.start();
+    this.readyPromise.then(onReady, onBootFailed); // no-ops for a promise already settled
   }
 
   crashed(error) {

@@ -1,36 +1,41 @@
-// Starting Python fast: a memory snapshot of a Python that has started and imported pytest, kept in the browser so
-// later visits (and restarts after Stop) restore it instead of starting from scratch.
+// Starting Python fast: a memory snapshot of a Python that has started, installed and imported pytest and NumPy,
+// kept in the browser so later visits (and restarts after Stop) restore it instead of starting from scratch.
 //
-// The snapshot is taken in this browser, by the same Pyodide, before NumPy or any course or learner code is loaded:
-// a clean interpreter. NumPy cannot be in it (its compiled libraries live outside Python's memory; Pyodide issues
-// #6418, #6254), and pytest must be unpacked by hand rather than with loadPackage, whose bookkeeping cannot be
-// captured. Files are not part of the memory either, so pytest's are unpacked again after every restore.
+// The snapshot is taken in this browser, by the same Pyodide, before any course or learner code is loaded: a clean
+// interpreter. Files are not part of Python's memory, so the wheels' files are unpacked again after a restore.
+// NumPy's compiled libraries are not part of it either (they are WebAssembly modules of their own, linked into
+// Python's memory and function table; Pyodide issues #6418, #6254): the snapshot records where each one was
+// placed, and a restore loads them again in the same order at the same addresses, then puts their data back as it
+// was in the snapshot. That is fragile (it relies on Emscripten's dynamic linker), so a restore is checked at every
+// step (function table lengths, library sizes and addresses, a NumPy smoke test touching every library); on any
+// mismatch the snapshot is deleted and the worker is replaced by one that starts normally (SnapshotUnusable).
+// A browser where a NumPy snapshot failed once keeps a "core" snapshot instead (Python and pytest, NumPy loaded
+// after the restore), which needs no library replay.
+//
 // It lives in the runtime's own cache (the service worker's `tinytorch-pyodide-<version>`), so a new Pyodide drops
-// it with the rest of the old runtime, and its name carries the wheels it holds. Anything wrong with it (missing,
-// unreadable, damaged, refused) only means a normal start: a snapshot is an optimisation, never a requirement.
-// It is saved with its sha256 and checked before use, because Pyodide does not reject a damaged snapshot: it hangs.
+// it with the rest of the old runtime, and its name carries the wheels it holds. Anything wrong with it only means
+// a normal start: a snapshot is an optimisation, never a requirement. It is saved with its sha256 and checked
+// before use, because Pyodide does not reject a damaged snapshot: it hangs.
+import { unzip, unzipInto } from "./unzip.js";
 
-const RECIPE = "v2"; // bump when what goes into a snapshot, or the loadPyodide options, change
+const RECIPE = "v3"; // bump when what goes into a snapshot, or the loadPyodide options, change
 const PURE_PACKAGES = ["pytest"]; // with their dependencies, from the runtime's lock file
+const NUMPY = "numpy";
+const DIGEST_HEADER = "x-tinytorch-sha256";
 
 const cacheName = (pyodideVersion) => `tinytorch-pyodide-${pyodideVersion}`;
-const DIGEST_HEADER = "x-tinytorch-sha256";
+
+/** A saved snapshot turned out unusable after Python was restored from it: this worker must be replaced. */
+export class SnapshotUnusable extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "SnapshotUnusable";
+  }
+}
 
 async function sha256(bytes) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-/** The saved snapshot's bytes, if they are exactly the bytes that were saved. */
-async function checkedBytes(saved) {
-  const bytes = new Uint8Array(await saved.arrayBuffer());
-  if ((await sha256(bytes)) !== saved.headers.get(DIGEST_HEADER)) throw new Error("the saved snapshot is damaged");
-  return bytes;
-}
-
-async function save(cache, key, snapshot) {
-  const headers = { [DIGEST_HEADER]: await sha256(snapshot) };
-  await cache.put(key, new Response(snapshot, { headers }));
 }
 
 async function openCache(pyodideVersion) {
@@ -41,11 +46,38 @@ async function openCache(pyodideVersion) {
   }
 }
 
-/** The wheels of `names` and their dependencies, as listed in the runtime's lock file. */
-async function wheelsOf(pyodideUrl, names) {
-  const response = await fetch(`${pyodideUrl}pyodide-lock.json`);
-  if (!response.ok) throw new Error(`could not load the runtime's package list (${response.status})`);
-  const { packages } = await response.json();
+// --- the saved form: [u32 length of the description][description JSON, padded to 16][Pyodide's snapshot] ----------
+function pack(description, snapshot) {
+  const text = new TextEncoder().encode(JSON.stringify(description));
+  const head = Math.ceil((4 + text.length) / 16) * 16; // Pyodide reads the snapshot with 32-bit views
+  const bytes = new Uint8Array(head + snapshot.length);
+  new DataView(bytes.buffer).setUint32(0, text.length, true);
+  bytes.set(text, 4);
+  bytes.set(snapshot, head);
+  return bytes;
+}
+
+function unpack(bytes) {
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+  const head = Math.ceil((4 + length) / 16) * 16;
+  return { description: JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length))),
+    snapshot: bytes.subarray(head) };
+}
+
+/** The saved snapshot's bytes, if they are exactly the bytes that were saved. */
+async function checkedBytes(saved) {
+  const bytes = new Uint8Array(await saved.arrayBuffer());
+  if ((await sha256(bytes)) !== saved.headers.get(DIGEST_HEADER)) throw new Error("the saved snapshot is damaged");
+  return unpack(bytes);
+}
+
+async function save(cache, key, bytes) {
+  await cache.put(key, new Response(bytes, { headers: { [DIGEST_HEADER]: await sha256(bytes) } }));
+}
+
+// --- wheels -------------------------------------------------------------------------------------------------------
+/** The lock entries of `names` and their dependencies, as listed in the runtime's lock file. */
+function wheelsOf(packages, names) {
   const wanted = new Map();
   const visit = (name) => {
     if (wanted.has(name)) return;
@@ -58,49 +90,227 @@ async function wheelsOf(pyodideUrl, names) {
 
 const base64OfHex = (hex) => btoa(String.fromCharCode(...hex.match(/../g).map((byte) => parseInt(byte, 16))));
 
-/** Unpack the wheels into site-packages, each checked against its sha256 in the lock file (as loadPackage does). */
-async function installWheels(py, pyodideUrl, wheels) {
-  const files = await Promise.all(wheels.map(async (wheel) => {
-    const response = await fetch(pyodideUrl + wheel.file_name, { integrity: `sha256-${base64OfHex(wheel.sha256)}` });
-    if (!response.ok) throw new Error(`could not load ${wheel.file_name} (${response.status})`);
-    return new Uint8Array(await response.arrayBuffer());
-  }));
-  const sitePackages = py.runPython("import sysconfig; sysconfig.get_path('purelib')");
-  files.forEach((file) => py.unpackArchive(file, "zip", { extractDir: sitePackages }));
+/** A wheel, checked against its sha256 in the lock file (as loadPackage does), and unzipped: it needs no Python,
+ * so it happens while Python starts. */
+async function fetchWheel(pyodideUrl, wheel) {
+  const response = await fetch(pyodideUrl + wheel.file_name, { integrity: `sha256-${base64OfHex(wheel.sha256)}` });
+  if (!response.ok) throw new Error(`could not load ${wheel.file_name} (${response.status})`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return (await unzip(bytes)) || bytes;
 }
 
-// Every part of pytest, so that neither the first test run nor the integrity fingerprint waits for an import.
+/** Unpack a wheel into site-packages; returns the compiled libraries in it, in the order loadPackage loads them. */
+async function installWheel(py, bytes) {
+  // Where Python imports NumPy's libraries from, spelled as it spells it (sysconfig's purelib has a leading "//").
+  const sitePackages = py.runPython("import site; site.getsitepackages()[0]");
+  return (await unzipInto(py, bytes, sitePackages)).filter((path) => path.endsWith(".so"));
+}
+
+// --- NumPy's compiled libraries ---------------------------------------------------------------------------------
+// Emscripten's `struct dso` (system/lib/libc/dynlink.h): whether the library's memory is already allocated, and
+// where its memory and its slots in the function table are. Handing the dynamic linker a dso with `allocated`
+// set makes it place the library there instead of allocating new space.
+const DSO_SIZE = 64;
+const DSO = { allocated: 8, memoryBase: 12, memorySize: 16, tableBase: 20, tableSize: 24 };
+
+/** Load one library as Pyodide's loadDynlib does (not global, with its own scope); at `place` if given. Returns
+ * where it went: {path, memoryBase, memorySize, tableBase, tableSize}. */
+async function loadLibrary(py, path, place) {
+  const M = py._module;
+  const bytes = py.FS.readFile(path);
+  const { memorySize, tableSize, neededDynlibs } = M.getDylinkMetadata(bytes);
+  if (neededDynlibs.length) throw new Error(`${path} needs other libraries (${neededDynlibs}): not supported`);
+  if (place && (place.memorySize !== memorySize || place.tableSize !== tableSize)) {
+    throw new Error(`${path} is not the library the snapshot was made with`);
+  }
+  const handle = M._calloc(DSO_SIZE, 1);
+  try {
+    if (place) {
+      M.HEAP8[handle + DSO.allocated] = 1;
+      M.HEAPU32[(handle + DSO.memoryBase) >> 2] = place.memoryBase;
+      M.HEAP32[(handle + DSO.memorySize) >> 2] = memorySize;
+      M.HEAPU32[(handle + DSO.tableBase) >> 2] = place.tableBase;
+      M.HEAP32[(handle + DSO.tableSize) >> 2] = tableSize;
+    }
+    const fs = { findObject: (p) => (p === path ? {} : null), readFile: () => bytes };
+    await M.loadDynamicLibrary(path, { loadAsync: true, nodelete: true, allowUndefined: true, global: false, fs },
+      {}, handle);
+    const placed = { path, memoryBase: M.HEAPU32[(handle + DSO.memoryBase) >> 2], memorySize,
+      tableBase: M.HEAPU32[(handle + DSO.tableBase) >> 2], tableSize };
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    M.LDSO.loadedLibsByName[name] ||= M.LDSO.loadedLibsByName[path]; // as loadDynlib does
+    return placed;
+  } finally {
+    delete M.LDSO.loadedLibsByHandle[handle]; // the handle was only a way to say where; Python holds its own
+    M._free(handle);
+  }
+}
+
+/** What a restore needs to put NumPy's libraries back: where each went, the function table around them, and which
+ * of Python's dlopen handles name which library. */
+function describeLibraries(py, libraries, table) {
+  const handles = Object.fromEntries(Object.entries(py._module.LDSO.loadedLibsByHandle)
+    .map(([h, dso]) => [h, dso.name]));
+  return { libraries, ...table, handles };
+}
+
+function expect(what, actual, wanted) {
+  if (actual !== wanted) throw new Error(`${what}: ${actual}, the snapshot says ${wanted}`);
+}
+
+/** Load NumPy's libraries again where the snapshot had them and give them back their data as it was then. */
+async function replayLibraries(py, { libraries, tableBefore, tableAfter, handles }, snapshot) {
+  const M = py._module;
+  expect("function table length after the restore", M.wasmTable.length, tableBefore);
+  const heap = snapshot.subarray(new Uint32Array(snapshot.buffer, snapshot.byteOffset, 2)[1]);
+  for (const place of libraries) {
+    const placed = await loadLibrary(py, place.path, place);
+    expect(`${place.path} memory address`, placed.memoryBase, place.memoryBase);
+    expect(`${place.path} table address`, placed.tableBase, place.tableBase);
+  }
+  expect("function table length after NumPy's libraries", M.wasmTable.length, tableAfter);
+  // Loading ran the libraries' initialisers over their data; the snapshot has it as Python last left it.
+  for (const { memoryBase, memorySize } of libraries) {
+    M.HEAPU8.set(heap.subarray(memoryBase, memoryBase + memorySize), memoryBase);
+  }
+  for (const [handle, name] of Object.entries(handles)) {
+    const dso = M.LDSO.loadedLibsByName[name];
+    if (!dso) throw new Error(`no library ${name} for Python's handle ${handle}`);
+    M.LDSO.loadedLibsByHandle[handle] = dso;
+  }
+}
+
+// Every part of pytest and the parts of NumPy the tests use, so that neither the first test run nor the integrity
+// fingerprint waits for an import.
 const IMPORT_PYTEST = `
 import importlib, pkgutil, _pytest, pytest
 for part in pkgutil.walk_packages(_pytest.__path__, "_pytest."):
     importlib.import_module(part.name)
 `;
+const IMPORT_NUMPY = "import numpy, numpy.linalg, numpy.fft, numpy.random, numpy.testing";
 
-/** A started Python with pytest installed and imported: restored from the saved snapshot if there is a usable one,
- * else started normally (and a snapshot saved for next time). Returns {py, from: "snapshot" | "start"}. */
-export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, options }) {
-  const wheels = await wheelsOf(pyodideUrl, PURE_PACKAGES);
-  const key = new URL(`memory-snapshot-${RECIPE}-${wheels.map((w) => w.file_name).sort().join("+")}`, pyodideUrl).href;
+// After a restore: each of NumPy's libraries in use answers correctly (a misplaced one fails or crashes here, not
+// in the learner's run), and every restore gets its own random state (they would all share the snapshot's).
+const SMOKE_AND_RESEED = `
+import random
+import numpy as np
+random.seed()
+np.random.seed()
+a = np.arange(12, dtype=np.float32).reshape(3, 4)
+rng = np.random.Generator(np.random.PCG64(7))
+smoke = {
+    "matmul": float((a @ a.T)[1, 2]) == 214.0,
+    "einsum": float(np.einsum("ij,ij->", a, a)) == 506.0,
+    "sort": np.sort(np.array([3, 1, 2])).tolist() == [1, 2, 3],
+    "linalg": np.allclose(np.linalg.solve([[3.0, 1.0], [1.0, 2.0]], [9.0, 8.0]), [2.0, 3.0]),
+    "det": round(float(np.linalg.det(np.eye(3) * 2)), 6) == 8.0,
+    "fft": np.allclose(np.fft.ifft(np.fft.fft(np.arange(8.0))).real, np.arange(8.0)),
+    "random": 0 <= np.random.rand() < 1 and abs(rng.normal(size=20000).mean()) < 0.05,
+    "bit_generators": all(0 <= np.random.Generator(g(1)).random() < 1 for g in
+                          (np.random.MT19937, np.random.Philox, np.random.SFC64)),
+    "integers": 0 <= int(rng.integers(0, 10)) < 10,
+    "testing": np.testing.assert_allclose(a, a) is None,
+}
+[name for name, ok in smoke.items() if not ok]
+`;
+
+function smokeTest(py) {
+  const failed = py.runPython(SMOKE_AND_RESEED);
+  const names = failed.toJs();
+  failed.destroy();
+  if (names.length) throw new Error(`NumPy after the restore fails: ${names.join(", ")}`);
+}
+
+// --- starting -------------------------------------------------------------------------------------------------
+async function installAndLoad(py, wheels, record) {
+  const libraries = [];
+  for (const bytes of await Promise.all(wheels)) {
+    for (const path of await installWheel(py, bytes)) libraries.push(await loadLibrary(py, path, null));
+  }
+  if (record) record.push(...libraries);
+}
+
+/** A started Python with pytest and NumPy installed and imported: restored from the saved snapshot if there is a
+ * usable one, else started normally (and a snapshot saved for next time). `restore: false` starts normally.
+ * Returns {py, from: "snapshot" | "start", holds: "numpy" | "pytest", timings, saveSnapshot?}; throws
+ * SnapshotUnusable when a restored Python failed its checks (the caller replaces the worker, which then starts
+ * normally). */
+export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, options, restore = true }) {
+  const started = performance.now();
+  const timings = {};
+  const mark = (name) => { timings[name] = performance.now() - started; };
+  const response = await fetch(`${pyodideUrl}pyodide-lock.json`);
+  if (!response.ok) throw new Error(`could not load the runtime's package list (${response.status})`);
+  const { packages } = await response.json();
+  const pure = wheelsOf(packages, PURE_PACKAGES);
+  const numpy = wheelsOf(packages, [NUMPY]);
+  const pureBytes = pure.map((w) => fetchWheel(pyodideUrl, w));
+  const numpyBytes = numpy.map((w) => fetchWheel(pyodideUrl, w));
+  [...pureBytes, ...numpyBytes].forEach((p) => p.catch(() => {})); // awaited below; not unhandled meanwhile
+
   const cache = await openCache(pyodideVersion);
-  const saved = cache && (await cache.match(key).catch(() => null));
+  const refused = `${pyodideUrl}numpy-snapshots-refused-${RECIPE}`; // a NumPy snapshot failed here once
+  const holds = cache && (await cache.match(refused).catch(() => null)) ? "pytest" : "numpy";
+  const wheelNames = [...pure, ...(holds === "numpy" ? numpy : [])].map((w) => w.sha256.slice(0, 16)).sort();
+  const key = `${pyodideUrl}memory-snapshot-${RECIPE}-${holds}-${wheelNames.join("+")}`;
+  const saved = restore && cache && (await cache.match(key).catch(() => null));
+  mark("snapshotFound");
   if (saved) {
+    // Read and checked while Pyodide loads its own files (loadPyodide waits for the promise only when it needs it).
+    let damaged = false; // then it is only deleted: a snapshot made anew may well restore
+    const restored = checkedBytes(saved);
+    restored.then(() => mark("snapshotRead"), () => { damaged = true; });
+    let py;
     try {
-      const py = await loadPyodide({ ...options, _loadSnapshot: await checkedBytes(saved) });
-      await installWheels(py, pyodideUrl, wheels);
-      // Every restore would otherwise share one random state (and hash seed) with all the others.
-      py.runPython("import random; random.seed()");
-      return { py, from: "snapshot" };
+      py = await loadPyodide({ ...options, _loadSnapshot: restored.then((r) => r.snapshot) });
+      mark("restored");
+      const { description, snapshot } = await restored;
+      await Promise.all([...pureBytes, ...(holds === "numpy" ? numpyBytes : [])].map(async (bytes) => {
+        await installWheel(py, await bytes);
+      }));
+      mark("files");
+      if (holds === "numpy") {
+        await replayLibraries(py, description, snapshot);
+        Object.assign(py.loadedPackages, description.loadedPackages);
+        smokeTest(py);
+      } else {
+        py.runPython("import random; random.seed()"); // every restore would otherwise share one random state
+        await installAndLoad(py, numpyBytes);
+        py.runPython(IMPORT_NUMPY);
+        py.loadedPackages[NUMPY] = "default channel";
+      }
+      mark("numpy");
+      return { py, from: "snapshot", holds, timings };
     } catch (error) {
-      console.warn("Python snapshot not usable, starting normally:", error);
       await cache.delete(key).catch(() => {});
+      if (holds === "numpy" && !damaged) await cache.put(refused, new Response("")).catch(() => {});
+      throw new SnapshotUnusable(`the saved Python could not be restored (${error && error.message || error})`);
     }
   }
-  const py = await loadPyodide({ ...options, _makeSnapshot: true });
-  await installWheels(py, pyodideUrl, wheels);
+
+  const py = await loadPyodide({ ...options, _makeSnapshot: Boolean(cache) });
+  const tableAtStart = py._module.wasmTable.length; // a restore starts with this table: NumPy must go after it
+  mark("started");
+  await Promise.all(pureBytes.map(async (bytes) => installWheel(py, await bytes)));
   py.runPython(IMPORT_PYTEST);
-  if (cache) {
-    // Not awaited: writing ~25 MB must not delay the learner, and a failed write (quota) just means no snapshot.
-    save(cache, key, py.makeMemorySnapshot()).catch(() => {});
-  }
-  return { py, from: "start" };
+  mark("pytest");
+  const snapshotNow = () => (cache ? py.makeMemorySnapshot() : null);
+  const core = holds === "pytest" ? snapshotNow() : null;
+  // Importing grows the table further (a slot per module's init function, called once and never again); the
+  // restore compares the table right after loading the libraries, as here.
+  const table = { tableBefore: py._module.wasmTable.length };
+  const libraries = [];
+  await installAndLoad(py, numpyBytes, libraries);
+  table.tableAfter = py._module.wasmTable.length;
+  py.runPython(IMPORT_NUMPY);
+  mark("numpy");
+  const replayable = table.tableBefore === tableAtStart;
+  const description = holds === "numpy" && replayable ? { ...describeLibraries(py, libraries, table),
+    loadedPackages: { [NUMPY]: "default channel" } } : {};
+  const snapshot = holds === "numpy" ? (replayable ? snapshotNow() : null) : core;
+  py.loadedPackages[NUMPY] = "default channel"; // after the snapshot: Pyodide issue #5195
+  // For the caller to call once Python is ready: packing, hashing and writing tens of MB must not delay the
+  // learner, and a failed write (quota) only means no snapshot.
+  const saveSnapshot = () => snapshot && save(cache, key, pack(description, snapshot)).catch(() => {});
+  return { py, from: "start", holds, timings, saveSnapshot };
 }

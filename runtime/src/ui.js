@@ -12,6 +12,17 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+/** A date (and time) in the learner's language; in ISO form if the browser refuses its own language tag (WebKit
+ * under the process locale C reports "C"). */
+export function localDate(iso, withTime = false) {
+  const date = new Date(iso);
+  try {
+    return withTime ? date.toLocaleString() : date.toLocaleDateString();
+  } catch {
+    return withTime ? date.toISOString().replace("T", " ").slice(0, 16) : date.toISOString().slice(0, 10);
+  }
+}
+
 export function seconds(s) {
   return s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(2)} s`;
 }

@@ -3,7 +3,9 @@
 // so the page can start it from its head): Pyodide, NumPy and pytest from the site itself (never another host),
 // then the course archive. Then it answers one request at a time by calling tinytorch_wasm.tab.handle. Everything it does with the learner's
 // code is in Python; this file only moves messages and output.
-import { startPython } from "./snapshot.js";
+import "./locale.js"; // before Pyodide: a browser language tag Intl refuses would stop Python starting
+import { startPython, SnapshotUnusable } from "./snapshot.js";
+import { unzipInto } from "./unzip.js";
 import { refuseOtherHosts } from "./offline-guard.js";
 
 import { registerKernels } from "./kernels.js"; // compiled WebAssembly kernels for Python (tinytorch_wasm.kernels)
@@ -50,7 +52,8 @@ function siteUrls() {
   const root = new URL("../../", here);
   const pyodideVersion = here.searchParams.get("pyodide");
   return { pyodideVersion, pyodideUrl: new URL(`pyodide/${pyodideVersion}/`, root).href,
-    courseUrl: new URL(`course/course.zip?v=${here.searchParams.get("v")}`, root).href };
+    courseUrl: new URL(`course/course.zip?v=${here.searchParams.get("v")}`, root).href,
+    restoreSnapshot: here.searchParams.get("snapshot") !== "off" };
 }
 
 let interruptBuffer = null; // sent by the page when it is cross-origin isolated; applied once Python exists
@@ -60,29 +63,24 @@ function setInterruptBuffer(buffer) {
   if (self.pyodide) self.pyodide.setInterruptBuffer(buffer);
 }
 
-async function boot({ pyodideUrl, pyodideVersion, courseUrl }) {
+async function boot({ pyodideUrl, pyodideVersion, courseUrl, restoreSnapshot }) {
   const started = performance.now();
   const timings = {};
-  post({ type: "progress", step: 1, of: 4, text: "Starting Python and pytest" });
+  post({ type: "progress", step: 1, of: 4, text: "Starting Python, NumPy and pytest" });
   const course = fetch(courseUrl).then((r) => {
     if (!r.ok) throw new Error(`could not load the course files (${r.status} ${courseUrl})`);
     return r.arrayBuffer();
   });
+  course.catch(() => {}); // awaited below
   const { loadPyodide } = await import(pyodideUrl + "pyodide.mjs");
   const options = { indexURL: pyodideUrl, fullStdLib: false };
-  const { py, from } = await startPython(loadPyodide, { pyodideUrl, pyodideVersion, options });
+  const { py, from, holds, timings: start, saveSnapshot } = await startPython(loadPyodide,
+    { pyodideUrl, pyodideVersion, options, restore: restoreSnapshot });
   timings.python = performance.now() - started;
-  timings.pythonFrom = from;
-
-  post({ type: "progress", step: 2, of: 4, text: "Loading NumPy" });
-  const failures = [];
-  // loadPackage resolves even when a download fails; its errors only reach errorCallback, so collect them.
-  await py.loadPackage(["numpy"], { messageCallback: () => {}, errorCallback: (e) => failures.push(e) });
-  if (failures.length) throw new Error("could not load Python packages: " + failures.join("; "));
-  timings.packages = performance.now() - started - timings.python;
+  Object.assign(timings, { pythonFrom: from, snapshotHolds: holds, start });
 
   post({ type: "progress", step: 3, of: 4, text: "Preparing the course" });
-  py.unpackArchive(await course, "zip", { extractDir: "/course" });
+  await unzipInto(py, new Uint8Array(await course), "/course");
   py.setStdout({ batched: (line) => write("stdout", line + "\n") });
   py.setStderr({ batched: (line) => write("stderr", line + "\n") });
   py.registerJsModule("tt_host", {
@@ -95,18 +93,19 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl }) {
   registerKernels(py); // after any snapshot was taken: a snapshot holds Python's memory, not linked modules
   // No bytecode caches: then every file under /course is one the archive holds, and any other was planted.
   py.runPython("import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '/course')");
-  timings.course = performance.now() - started - timings.python - timings.packages;
+  timings.course = performance.now() - started - timings.python;
   handle = py.pyimport("tinytorch_wasm.tab").handle;
   timings.harnessImport = performance.now() - started;
   handle(JSON.stringify({ action: "warm_up", payload: {} })); // import pytest and NumPy now, not at the first click
   timings.warmUp = performance.now() - started;
   changedSinceBoot = py.pyimport("tinytorch_wasm.integrity").Fingerprint("/course").changed; // before learner code
   timings.total = performance.now() - started;
-  timings.harness = timings.total - timings.python - timings.packages - timings.course;
+  timings.harness = timings.total - timings.python - timings.course;
   post({ type: "progress", step: 4, of: 4, text: "Ready" });
   post({ type: "ready", timings, versions: JSON.parse(handle(JSON.stringify({ action: "versions", payload: {} }))).result });
   self.pyodide = py;
   if (interruptBuffer) py.setInterruptBuffer(interruptBuffer);
+  if (saveSnapshot) saveSnapshot(); // taken before the course was loaded; written now, off the learner's wait
 }
 
 function run({ id, action, payload }) {
@@ -157,5 +156,7 @@ self.onmessage = (event) => {
 };
 
 boot(siteUrls()).catch((error) => {
-  post({ type: "boot-failed", error: String(error && error.message ? error.message : error) });
+  const text = String(error && error.message ? error.message : error);
+  // A restored Python that failed its checks is not to be trusted: the page replaces this worker.
+  post({ type: error instanceof SnapshotUnusable ? "snapshot-unusable" : "boot-failed", error: text });
 });

@@ -8,7 +8,6 @@ printed and written as JSON and Markdown to bench-results/.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -177,19 +176,22 @@ class Bench:
             str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS), profile
 
     # --- visits ---------------------------------------------------------------------------------------------
-    def visits(self, server):
+    def visits(self, server, label=""):
         """A fresh profile's first visit, then a second one (which restores the Python snapshot the first saved),
-        then a third with that snapshot deleted beforehand: the snapshot's worth, measured side by side."""
+        then a third with that snapshot deleted beforehand: the snapshot's worth, measured side by side. Returns
+        the medians of cold and warm, and what the server sent on the first visits."""
         url = server.url + "modules/01-tensor/"
-        cold, warm, unsnapped, paint, parts, page_bytes = [], [], [], [], [], None
+        cold, warm, unsnapped, paint, parts, sent = [], [], [], [], [], []
         for _ in range(self.runs):
             context, profile = self.context()
-            responses = []
-            context.on("response", lambda r: responses.append(r.url))
-            page = open_module(context, url)
-            cold.append(page.evaluate("window.tinytorch.runtime.readyAt") / 1e3)
-            paint.append(page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime") / 1e3)
-            page_bytes = page_bytes or self.first_visit_bytes(page, responses)
+            with SentBytes(server) as counter:
+                page = open_module(context, url)
+                cold.append(page.evaluate("window.tinytorch.runtime.readyAt") / 1e3)
+                until_ready = counter.total()
+                paint.append(page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
+                             / 1e3)
+                wait_until_precached(page)
+                sent.append((until_ready, counter.total(), counter.encodings()))
             saved_snapshots(page)
             context.close()
             context, _ = self.context(profile)
@@ -203,33 +205,34 @@ class Bench:
             page = open_module(context, url)
             unsnapped.append(page.evaluate("window.tinytorch.runtime.readyAt") / 1e3)
             context.close()
-        self.add("visit", "cold visit (fresh profile) -> ready to run tests", summary(cold), "s")
-        self.add("visit", "warm visit -> ready to run tests", summary(warm), "s")
-        self.add("visit", "warm visit without the Python snapshot -> ready", summary(unsnapped), "s")
-        self.add("visit", "warm: with / without the snapshot", summary([a / b for a, b in zip(warm, unsnapped)]), "x")
+        section = f"visit{label}"
+        self.add(section, "cold visit (fresh profile) -> ready to run tests", summary(cold), "s")
+        self.add(section, "warm visit -> ready to run tests", summary(warm), "s")
+        self.add(section, "warm visit without the Python snapshot -> ready", summary(unsnapped), "s")
+        self.add(section, "warm: with / without the snapshot", summary([a / b for a, b in zip(warm, unsnapped)]),
+                 "x")
         started = sum(p["pythonFrom"] == "snapshot" for p in parts)
-        self.add("visit", "warm visits that restored the snapshot", f"{started} of {len(parts)}")
-        for key, what in (("python", "Python + pytest started (worker start ->)"), ("packages", "NumPy loaded"),
-                          ("harness", "NumPy, harness imported, integrity fingerprint")):
-            self.add("visit", f"warm, of which: {what}", summary([p[key] / 1e3 for p in parts]), "s")
-        self.add("visit", "first contentful paint of a module page (cold)", summary(paint), "s")
-        return page_bytes
-
-    def first_visit_bytes(self, page, responses):
-        """What the page and its worker fetched on a first visit (the service worker's precache comes after)."""
-        page.wait_for_timeout(500)
-        paths = {urlsplit(u).path.lstrip("/") for u in responses}
-        files = [DIST / (p + "index.html" if p.endswith("/") or p == "" else p) for p in paths]
-        files = [f for f in files if f.is_file()]
-        raw = sum(f.stat().st_size for f in files)
-        compressed = sum(len(gzip.compress(f.read_bytes(), 6)) for f in files)
-        return raw, compressed, len(files)
+        holds = sorted({p.get("snapshotHolds", "pytest") for p in parts})
+        self.add(section, f"warm visits that restored the snapshot (holding {' / '.join(holds)})",
+                 f"{started} of {len(parts)}")
+        for key, what in (("python", "Python, pytest (and NumPy, if in the snapshot) started"),
+                          ("packages", "NumPy loaded"), ("course", "course files unpacked"),
+                          ("harness", "harness imported, integrity fingerprint")):
+            if all(key in p for p in parts):
+                self.add(section, f"warm, of which: {what}", summary([p[key] / 1e3 for p in parts]), "s")
+        self.add(section, "first contentful paint of a module page (cold)", summary(paint), "s")
+        encodings = ", ".join(f"{n} {k}" for k, n in sorted(sent[0][2].items()))
+        self.add(f"bytes{label}", "first visit to a module page until ready, as sent", sent[0][0] / 1e6, "MB")
+        self.add(f"bytes{label}", f"first visit, with the offline precache, as sent ({encodings})",
+                 sent[0][1] / 1e6, "MB")
+        return {"cold": cold, "warm": warm}
 
     # --- tests and stop ---------------------------------------------------------------------------------------
-    def test_latency(self, server):
+    def test_latency(self, server, label="", modules=None):
         context, _ = self.context()
-        modules = curriculum.modules()
-        for module in modules if not self.quick else modules[:1] + modules[-1:]:
+        every = curriculum.modules()
+        results = {}
+        for module in modules or (every if not self.quick else every[:1] + every[-1:]):
             page = open_module(context, f"{server.url}modules/{module.id}-{module.slug}/")
             set_editor(page, module.reference_source())
             times = []
@@ -239,10 +242,28 @@ class Bench:
                     await window.tinytorch.workbench.runTests();
                     return performance.now() - start; }""") / 1e3)
             passed = page.get_attribute(".tt-workbench", "data-tests") == "passed"
-            self.add("run tests", f"{module.id} {module.title}: first run", times[0], "s")
-            self.add("run tests", f"{module.id} {module.title}: warm ({'pass' if passed else 'FAIL'})",
+            self.add(f"run tests{label}", f"{module.id} {module.title}: first run", times[0], "s")
+            self.add(f"run tests{label}", f"{module.id} {module.title}: warm ({'pass' if passed else 'FAIL'})",
                      summary(times[1:]), "s")
+            results[module.id] = times[1:]
         context.close()
+        return results
+
+    def against_baseline(self, server, baseline):
+        """Before and after in one run: the same visits and test runs on a build of other code (the baseline),
+        interleaved with this build's, and their ratios."""
+        modules = [curriculum.module("01"), curriculum.modules()[-1]]
+        mine, theirs = {}, {}
+        for _ in range(self.runs):
+            for results, site, label in ((theirs, baseline, " (baseline)"), (mine, server, "")):
+                runs, self.runs = self.runs, 1  # one of each per round, rounds alternate the two builds
+                for key, values in {**self.visits(site, label), **self.test_latency(site, label, modules)}.items():
+                    results.setdefault(key, []).extend(values)
+                self.runs = runs
+        for key in mine:
+            what = {"cold": "cold visit -> ready", "warm": "warm visit -> ready"}.get(key, f"Run tests {key}, warm")
+            self.add("this / baseline", what, summary([a / b for a, b in zip(sorted(mine[key]),
+                                                                                  sorted(theirs[key]))]), "x")
 
     def stop_latency(self, server, isolated):
         """From Stop to the learner's run ending, and to Python being ready for the next run."""
@@ -406,6 +427,82 @@ def _run_in_tab(page, module, code):
         return reply.ok && reply.result.ok ? out : out + (reply.error || reply.result.error); }""", [module, code])
 
 
+class SentBytes:
+    """What a Server sends (bodies, by their Content-Length, and which encoding) while this is entered."""
+
+    def __init__(self, server):
+        handler = server.httpd.RequestHandlerClass  # functools.partial(handler class, directory=...)
+        self.handler, self.sent = getattr(handler, "func", handler), []
+
+    def __enter__(self):
+        sent, original = self.sent, self.handler.send_header
+
+        def send_header(handler, name, value):
+            if name.lower() == "content-encoding":  # serve.py sends it before the length
+                handler.bench_encoding = value
+            elif name.lower() == "content-length":
+                sent.append((int(value), getattr(handler, "bench_encoding", "identity"), handler.path))
+                handler.bench_encoding = "identity"
+            return original(handler, name, value)
+        self.original, self.handler.send_header = original, send_header
+        return self
+
+    def __exit__(self, *exc):
+        self.handler.send_header = self.original
+
+    def total(self):
+        return sum(size for size, *_ in self.sent)
+
+    def encodings(self):
+        """How many responses went out in each encoding."""
+        count = {}
+        for _, encoding, _ in self.sent:
+            count[encoding] = count.get(encoding, 0) + 1
+        return count
+
+
+def wait_until_precached(page):
+    """Until the service worker has cached every file of the build (what makes the next visit work offline)."""
+    page.wait_for_function("""async () => {
+        const reg = await navigator.serviceWorker.getRegistration();
+        return !!(reg && reg.active && reg.active.state === 'activated'); }""", polling=200)
+
+
+def other_engines(bench, server):
+    """Firefox ESR and WebKitGTK: ready on a first visit and after a reload (the snapshot), and Run tests (the
+    reference, warm), each in a fresh profile."""
+    from engines import ENGINES, Trap, missing, wait_for
+    ready = "window.tinytorch && window.tinytorch.runtime.state === 'ready'"
+    run = ("const s = performance.now(); return window.tinytorch.workbench.runTests()"
+           ".then(() => performance.now() - s);")
+    for name, Engine in ENGINES.items():
+        if missing(name):
+            bench.add(f"engine {name}", "not measured", missing(name))
+            continue
+        trap = Trap()
+        engine = Engine(trap)
+        try:
+            cold, warm, tests = [], [], []
+            engine.open(server.url + "modules/01-tensor/")
+            wait_for(engine, ready)
+            cold.append(engine.js("return window.tinytorch.runtime.readyAt") / 1e3)
+            engine.js("window.tinytorch.workbench.editor.text = arguments[0]; window.tinytorch.workbench.save();",
+                      curriculum.module("01").reference_source())
+            for _ in range(bench.runs):
+                engine.reload()
+                wait_for(engine, ready)
+                warm.append(engine.js("return window.tinytorch.runtime.readyAt") / 1e3)
+                for _ in range(2):
+                    engine.js("window.ttRun = null; (() => { " + run + " })().then((ms) => { window.ttRun = ms; });")
+                    tests.append(wait_for(engine, "window.ttRun") / 1e3)
+            bench.add(f"engine {name}", "cold visit -> ready to run tests", summary(cold), "s")
+            bench.add(f"engine {name}", "reload -> ready (the snapshot)", summary(warm), "s")
+            bench.add(f"engine {name}", "Run tests 01 Tensor (reference, warm)", summary(tests), "s")
+        finally:
+            engine.close()
+            trap.stop()
+
+
 def _bench_line(text):
     line = next((l for l in text.splitlines() if l.startswith("BENCH ")), None)
     if line is None:
@@ -494,6 +591,8 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python build.py bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one run of each, fewer modules: for development")
     parser.add_argument("--runs", type=int, default=None, help="measurements per figure (default 3, quick 1)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a built site of other code (its dist/) to compare with, side by side in this run")
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
     from playwright.sync_api import sync_playwright
@@ -503,7 +602,14 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
     try:
         with sync_playwright() as pw:
             bench = Bench(pw, runs, args.quick)
-            raw, compressed, count = bench.visits(isolated)
+            if args.baseline:
+                baseline = Server(isolation=True, directory=args.baseline)
+                try:
+                    bench.against_baseline(isolated, baseline)
+                finally:
+                    baseline.stop()
+            else:
+                bench.visits(isolated)
             bench.test_latency(isolated)
             bench.stop_latency(isolated, isolated=True)
             bench.stop_latency(plain, isolated=False)
@@ -512,13 +618,12 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
             bench.tab_vs_native(isolated)
             bench.matmul_ways(isolated)
             bench.matmul_per_cpu_second(isolated)
+            other_engines(bench, isolated)
     finally:
         isolated.stop()
         plain.stop()
-    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
-    bench.add("bytes", "dist/ (the whole site)", size / 1e6, "MB")
-    bench.add("bytes", f"first visit to a module page, raw ({count} files)", raw / 1e6, "MB")
-    bench.add("bytes", "first visit to a module page, gzip-compressed", compressed / 1e6, "MB")
+    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file() and p.suffix not in (".br", ".gz"))
+    bench.add("bytes", "dist/ (the whole site, without its compressed copies)", size / 1e6, "MB")
     if offline_zip and offline_zip.exists():
         bench.add("bytes", "offline zip", offline_zip.stat().st_size / 1e6, "MB")
     print(f"\nwrote {write_report(bench, info)}")

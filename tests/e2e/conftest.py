@@ -51,10 +51,10 @@ Page.wait_for_function = _wait_for_function
 
 
 class Server:
-    """dist/ served in a thread; stoppable mid-test to prove the offline cache works."""
+    """dist/ (or another built site) served in a thread; stoppable mid-test to prove the offline cache works."""
 
-    def __init__(self, isolation: bool):
-        self.httpd = make_server(DIST, 0, isolation)
+    def __init__(self, isolation: bool, directory: Path = DIST):
+        self.httpd = make_server(directory, 0, isolation)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -152,5 +152,7 @@ SNAPSHOTS = """async () => {
 
 def saved_snapshots(page) -> list:
     """[cache, key] of the Python snapshots saved in this profile, once there is one (it is written in the background)."""
-    page.wait_for_function(f"({SNAPSHOTS})().then((found) => found.length > 0)")
-    return page.evaluate(SNAPSHOTS)
+    deadline = time.monotonic() + BOOT_TIMEOUT_MS / 1e3
+    while not (found := page.evaluate(SNAPSHOTS)) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    return found
