@@ -12,7 +12,6 @@ session and loaded into a freshly built model on the next call, but only while t
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from pathlib import Path
 
@@ -52,7 +51,7 @@ def _trained(what: str, build, images, epochs: int, seed: int, lr: float):
     for _ in range(epochs):
         trainer.train_epoch(loader)
     print(f"(trained the {what} on TinyDigits for {epochs} epochs in {time.perf_counter() - started:.1f} s with your "
-          "package; kept for the other measurements of this session)", file=sys.stderr)
+          "package; kept for the other measurements of this session)")
     _kept[key] = [np.array(p.data) for p in model.parameters()]
     return model
 
