@@ -19,6 +19,12 @@ PINS = tomllib.loads(build.PINS.read_text())
 DIST = build.DIST
 
 
+def test_no_two_test_files_share_a_name():
+    # pytest's rootdir-less layout imports tests by basename: a repeated name stops collection on a clean clone.
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
 def test_a_tampered_cached_file_is_rejected_with_what_and_where(tmp_path):
     pin = PINS["wheel"][0]
     name = pin["url"].rsplit("/", 1)[-1]
