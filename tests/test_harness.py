@@ -240,3 +240,36 @@ def test_pytest_options_in_the_environment_do_not_reach_the_run(tmp_path, monkey
     result = run_module_tests("01", tmp_path)
     assert result["passed"] and result["counts"]["total"] >= 15
     assert os.environ["PYTEST_ADDOPTS"] == "-k nothing_is_called_this", "the caller's environment was not restored"
+
+
+def test_gradient_check_accepts_a_right_backward_and_names_a_wrong_one(tmp_path):
+    from tinytorch_wasm.gradcheck import check_gradients
+    from tinytorch_wasm.package import forget_package
+    assemble(tmp_path, upto="06")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from tinytorch.core.autograd import Function, enable_autograd, record
+        from tinytorch.core.tensor import Tensor
+        enable_autograd()
+
+        class Square(Function):
+            def __init__(self, x, slope):
+                super().__init__(x)
+                self.slope = slope
+
+            def apply(self, grad_output):
+                return (grad_output * self.slope * self.inputs[0].data,)
+
+        def square(slope):
+            return lambda x: record(Tensor(x.data * x.data), Square(x, slope))
+
+        x = Tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], requires_grad=True)
+        check_gradients(square(2.0), [x], "x * x")
+        check_gradients(square(2.0), [Tensor(x.data, requires_grad=True)], "x * x, sampled", samples=2)
+        with pytest.raises(AssertionError, match="x \\* x, wrong: the gradient of input 0 .* is wrong"):
+            check_gradients(square(1.0), [Tensor(x.data, requires_grad=True)], "x * x, wrong")
+        with pytest.raises(AssertionError, match="must require grad"):
+            check_gradients(lambda x: Tensor(x.data * 2), [Tensor(x.data, requires_grad=True)], "detached")
+    finally:
+        sys.path.remove(str(tmp_path))
+        forget_package()

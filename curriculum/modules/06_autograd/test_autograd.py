@@ -1,12 +1,14 @@
 """Tests for module 06 (Autograd). Gradients are checked against central finite differences of the forward pass
-(your module 01-04 code: nudge one input element by +-eps and watch the output move) or against derivatives
-worked out by hand, never against a reference implementation."""
+(your module 01-04 code: nudge one input element by +-eps and watch the output move; `check_gradients` does that
+for every element of every input) or against derivatives worked out by hand, never against a reference
+implementation."""
 import numpy as np
 import pytest
 
 from tinytorch.core.autograd import (AddBackward, DivBackward, MulBackward, SubBackward, enable_autograd, no_grad,
                                      topological_order, unbroadcast)
 from tinytorch.core.tensor import Tensor
+from tinytorch_wasm.gradcheck import check_gradients, gradient_of as grad_of
 
 enable_autograd()
 
@@ -24,50 +26,6 @@ def away_from_zero(*shape):
 
 def leaf(array):
     return Tensor(array, requires_grad=True)
-
-
-def grad_of(t, what):
-    assert t.grad is not None, f"{what}: .grad is still None after backward()"
-    assert isinstance(t.grad, Tensor), f"{what}: .grad should be a Tensor, got {type(t.grad).__name__}"
-    assert t.grad.shape == t.shape, (f"{what}: .grad has shape {t.grad.shape} but the tensor has shape {t.shape}; "
-                                     "a gradient must be summed back to its input's shape")
-    return np.asarray(t.grad.data, dtype=np.float64)
-
-
-def numeric_grad(f, x, eps=1e-2):
-    """Central differences (f(x + eps) - f(x - eps)) / (2 eps) of the number f() for each element of x.data."""
-    grad = np.zeros(x.shape)
-    for i in np.ndindex(x.shape):
-        old = x.data[i]
-        x.data[i] = old + eps
-        plus = f()
-        x.data[i] = old - eps
-        minus = f()
-        x.data[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def check_gradients(f, inputs, what, atol=2e-3, rtol=1e-2):
-    """Backpropagate a random upstream gradient R through f(*inputs) and compare each input's .grad with finite
-    differences of sum(f(*inputs) * R)."""
-    out = f(*inputs)
-    assert isinstance(out, Tensor), f"{what}: the forward returned {type(out).__name__}, not a Tensor"
-    assert out.requires_grad, f"{what}: the result of an op on tensors with requires_grad=True must require grad"
-    upstream = rand(*out.shape)
-    out.backward(Tensor(upstream))
-
-    def weighted_output():
-        with no_grad():
-            return float(np.sum(np.asarray(f(*inputs).data, dtype=np.float64) * upstream))
-
-    for n, x in enumerate(inputs):
-        analytic = grad_of(x, f"{what}, input {n}")
-        numeric = numeric_grad(weighted_output, x)
-        assert np.allclose(analytic, numeric, atol=atol, rtol=rtol), (
-            f"{what}: the gradient of input {n} (shape {x.shape}) is wrong; largest error "
-            f"{np.abs(analytic - numeric).max():.4g}\nbackward gave\n{np.round(analytic, 4)}\n"
-            f"finite differences give\n{np.round(numeric, 4)}")
 
 
 # --- 6.1 local gradients of arithmetic ---------------------------------------------------------------------
@@ -217,7 +175,13 @@ def test_enable_autograd_is_idempotent_and_no_grad_records_nothing():
     ((2, 2, 3), (3, 4)),
     ((3, 4), (4,)),
     ((3,), (3, 4)),
-], ids=["matrix", "batch-times-weight", "matrix-vector", "vector-matrix"])
+    ((2, 4, 3), (2, 3, 4)),
+    ((2, 3, 4, 2), (2, 3, 2, 4)),
+    ((2, 1, 3, 2), (1, 3, 2, 4)),
+    ((2, 3, 4, 2), (3, 2, 3)),
+    ((2, 3, 4), (4,)),
+], ids=["matrix", "batch-times-weight", "matrix-vector", "vector-matrix", "both-batched", "per-head-4d",
+        "broadcast-batch-axes", "fewer-batch-axes", "batch-times-vector"])
 def test_matmul_gradients(a_shape, b_shape):
     a, b = leaf(rand(*a_shape)), leaf(rand(*b_shape))
     check_gradients(lambda a, b: a @ b, [a, b], f"{a_shape} @ {b_shape}")
@@ -230,16 +194,38 @@ def test_linear_layer_gradients():
 
 
 @pytest.mark.exercise("6.3")
-@pytest.mark.parametrize("name", ["transpose", "transpose-0-2", "reshape", "reshape-minus-one"])
+@pytest.mark.parametrize("name", ["transpose", "transpose-0-2", "transpose-0-1-of-3d", "transpose-1-2-of-4d",
+                                  "transpose-0-3-of-4d", "transpose-negative-axes", "reshape", "reshape-minus-one"])
 def test_transpose_and_reshape_gradients(name):
     ops = {
         "transpose": (lambda x, w: x.transpose() * w, (2, 3), (3, 2)),
         "transpose-0-2": (lambda x, w: x.transpose(0, 2) * w, (2, 3, 4), (4, 3, 2)),
+        "transpose-0-1-of-3d": (lambda x, w: x.transpose(0, 1) * w, (2, 3, 4), (3, 2, 4)),
+        "transpose-1-2-of-4d": (lambda x, w: x.transpose(1, 2) * w, (2, 3, 4, 2), (2, 4, 3, 2)),
+        "transpose-0-3-of-4d": (lambda x, w: x.transpose(0, 3) * w, (2, 3, 4, 1), (1, 3, 4, 2)),
+        "transpose-negative-axes": (lambda x, w: x.transpose(-3, -2) * w, (2, 3, 4, 2), (2, 4, 3, 2)),
         "reshape": (lambda x, w: x.reshape(3, 2) * w, (2, 3), (3, 2)),
         "reshape-minus-one": (lambda x, w: x.reshape((-1,)) * w, (2, 3), (6,)),
     }
     f, x_shape, w_shape = ops[name]
     check_gradients(f, [leaf(rand(*x_shape)), leaf(rand(*w_shape))], name)
+
+
+@pytest.mark.exercise("6.3")
+def test_per_head_attention_built_from_tensor_ops():
+    """What attention does with its heads: (B, T, H*d) split into (B, H, T, d), a product of two batched operands,
+    and back. Every op here must pass its gradient on for the projections before it to learn."""
+    softmax = activations().Softmax()
+    batch, steps, heads, dim = 2, 3, 2, 2
+
+    def attention(q, k, v):
+        def split(x):  # (B, T, H*d) -> (B, H, T, d)
+            return x.reshape(batch, steps, heads, dim).transpose(1, 2)
+        weights = softmax((split(q) @ split(k).transpose(-2, -1)) * (1 / np.sqrt(dim)))
+        return (weights @ split(v)).transpose(1, 2).reshape(batch, steps, heads * dim)
+
+    q, k, v = (leaf(rand(batch, steps, heads * dim)) for _ in range(3))
+    check_gradients(attention, [q, k, v], "per-head attention from reshape, transpose(1, 2), @ and softmax")
 
 
 @pytest.mark.exercise("6.3")
@@ -283,6 +269,63 @@ def test_mean_gradient_by_hand():
     x.mean().backward()
     assert np.allclose(grad_of(x, "x"), np.full((2, 3), 1 / 6), atol=1e-6), (
         f"each of 6 elements moves the mean by 1/6, got {x.grad.data.tolist()}")
+
+
+@pytest.mark.exercise("6.4")
+@pytest.mark.parametrize("axis, keepdims, shape", [
+    (None, False, (3, 4)),
+    (0, False, (3, 4)),
+    (-1, True, (3, 4)),
+    (1, False, (2, 3, 4)),
+    ((0, 2), True, (2, 3, 4)),
+], ids=["all", "axis-0", "last-keepdims", "middle-of-3d", "two-axes-keepdims"])
+def test_max_gradients(axis, keepdims, shape):
+    x = leaf(RNG.permutation(np.prod(shape)).reshape(shape).astype(np.float32) / 4)  # distinct, 0.25 apart
+    check_gradients(lambda x: x.max(axis=axis, keepdims=keepdims) * 1.0, [x],
+                    f"x.max(axis={axis}, keepdims={keepdims}) on {shape}")
+
+
+@pytest.mark.exercise("6.4")
+@pytest.mark.parametrize("axis, keepdims", [(None, False), (0, False), (1, True), ((0, 2), False), (-1, False)],
+                         ids=["all", "axis-0", "axis-1-keepdims", "two-axes", "last"])
+def test_max_sends_each_slice_gradient_to_one_argmax_despite_ties(axis, keepdims):
+    x_value = RNG.integers(0, 2, size=(3, 4, 2)).astype(np.float32)  # zeros and ones: ties everywhere
+    x_value[0, 0, 0] = 1.0
+    x = leaf(x_value)
+    out = x.max(axis=axis, keepdims=keepdims)
+    assert out.requires_grad, "x.max() of a tensor that requires grad must be recorded, or its gradient is lost"
+    upstream = rand(*out.shape, low=0.5, high=1.5)
+    out.backward(Tensor(upstream))
+    grad = grad_of(x, f"x.max(axis={axis})")
+    reduced = tuple(range(3)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+    per_slice = grad.sum(axis=reduced, keepdims=keepdims)
+    assert np.allclose(per_slice, upstream, atol=1e-6), (
+        f"max(axis={axis}): each slice's gradient should arrive once in total, got sums {per_slice.ravel()} for "
+        f"upstream {upstream.ravel()}: with ties, give it to ONE arg-max, not to every element equal to the max")
+    receivers = (grad != 0).sum(axis=reduced)
+    assert np.all(receivers == 1), f"max(axis={axis}): every slice should send its gradient to exactly one element"
+    maxima = x_value.max(axis=reduced, keepdims=True)
+    assert np.all(x_value[grad != 0] == np.broadcast_to(maxima, x_value.shape)[grad != 0]), (
+        f"max(axis={axis}): the gradient went to an element that is not the largest of its slice")
+
+
+@pytest.mark.exercise("6.4")
+def test_no_tensor_op_silently_drops_the_gradient():
+    ops = {"x + 1": lambda x: x + 1.0, "1 + x": lambda x: 1.0 + x, "x - 1": lambda x: x - 1.0,
+           "1 - x": lambda x: 1.0 - x, "x * 2": lambda x: x * 2.0, "2 * x": lambda x: 2.0 * x,
+           "x / 2": lambda x: x / 2.0, "2 / x": lambda x: 2.0 / x, "-x": lambda x: -x,
+           "x @ w": lambda x: x @ Tensor(np.ones((3, 2))), "x.matmul(w)": lambda x: x.matmul(Tensor(np.ones((3, 2)))),
+           "x.transpose()": lambda x: x.transpose(), "x.reshape(-1)": lambda x: x.reshape(-1),
+           "x[0]": lambda x: x[0], "x.sum()": lambda x: x.sum(), "x.mean(axis=0)": lambda x: x.mean(axis=0),
+           "x.max(axis=1)": lambda x: x.max(axis=1), "x.max()": lambda x: x.max()}
+    for name, op in ops.items():
+        x = leaf(rand(2, 3, low=0.5, high=1.5))
+        out = op(x)
+        assert out.requires_grad and out.grad_fn is not None, (
+            f"{name} on a tensor that requires grad gave a result without a grad_fn: its gradient would be "
+            "silently dropped (is the op in the rules enable_autograd() wraps?)")
+        out.backward(Tensor(np.ones(out.shape, dtype=np.float32)))
+        assert np.any(grad_of(x, name) != 0), f"{name}: backward() left x.grad all zeros"
 
 
 # --- 6.5 activations ---------------------------------------------------------------------------------------
@@ -351,6 +394,25 @@ def test_cross_entropy_gradient(as_tensor):
     targets = Tensor(ids) if as_tensor else ids
     ce = losses().CrossEntropyLoss()
     check_gradients(lambda z: ce(z, targets), [logits], "CrossEntropyLoss")
+
+
+@pytest.mark.exercise("6.6")
+def test_cross_entropy_gradient_stays_finite_for_huge_logits():
+    logits_value = np.array([[1e4, 0.0, -1e4], [5e3, 5e3 + 1.0, 5e3 - 1.0], [-1e4, -1e4, -1e4 + 2.0],
+                             [3e4, -3e4, 3e4]], dtype=np.float32)
+    ids = np.array([1, 1, 2, 0])
+    logits = leaf(logits_value)
+    loss = losses().CrossEntropyLoss()(logits, ids)
+    loss.backward()
+    grad = grad_of(logits, "logits of about 1e4")
+    assert np.all(np.isfinite(grad)), (
+        f"cross-entropy's gradient for logits of about 1e4 is {grad.tolist()}: exp(1e4) overflows float32, so "
+        "subtract each row's maximum before np.exp")
+    z = logits_value.astype(np.float64)
+    probs = np.exp(z - z.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    expected = (probs - np.eye(3)[ids]) / len(ids)
+    assert np.allclose(grad, expected, atol=1e-6), f"expected (softmax - onehot) / N = {expected.round(4).tolist()}"
 
 
 @pytest.mark.exercise("6.6")
