@@ -157,6 +157,7 @@ class Report:
         self.started = time.perf_counter()
         self.config: dict = {}  # the configuration's values, set by run_milestone before run() starts
         self.config_name = DEFAULT_CONFIG
+        self.targets: dict = {}  # {metric: target} of every criterion in this configuration, for run() to stop at
 
     def progress(self, step: int, total: int, **metrics) -> None:
         """Record that `step` of `total` is done, with the numbers measured there (loss=..., accuracy=...)."""
@@ -191,8 +192,9 @@ def _missing_modules(m: Milestone, package_dir: Path) -> list[str]:
 
 def _called_from(exc: BaseException, code_file: Path) -> str:
     """Where milestone.py called into the code that failed, so a learner sees what was being asked of it."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(code_file)]
-    if not frames:
+    every = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in every if f.filename == str(code_file)]
+    if not frames or every[-1].filename == str(code_file):  # none, or milestone.py raised it: its message says all
         return ""
     frame = frames[-1]
     return f"(called from {code_file.parent.name}/milestone.py, line {frame.lineno}: {(frame.line or '').strip()})\n"
@@ -233,6 +235,7 @@ def run_milestone(milestone_id: str, package_dir: Path, report: Report | None = 
     m = replace(m, criteria=criteria, target=criteria[0].target if m.metric != ALL_CRITERIA else m.target)
     report = report if report is not None else Report(m.id)
     report.config, report.config_name = values, config or DEFAULT_CONFIG
+    report.targets = {c.metric: c.target for c in m.criteria}
     started = time.perf_counter()
     measured, stopped, error = {c.metric: None for c in m.criteria}, False, None
     missing = _missing_modules(m, package_dir)
