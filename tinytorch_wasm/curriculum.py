@@ -52,6 +52,7 @@ class Module:
     requires: tuple[str, ...] = ()
     exercises: tuple[Exercise, ...] = ()
     mistakes: tuple[Mistake, ...] = field(default=(), repr=False)
+    artifacts: tuple[str, ...] = ()  # saved arrays its requests carry (tinytorch_wasm.artifacts), e.g. "tiny-gpt"
 
     @property
     def reference_file(self) -> Path:
@@ -100,6 +101,7 @@ def _load(folder: Path) -> Module:
         requires=tuple(spec.get("requires", ())),
         exercises=tuple(Exercise(**e) for e in spec.get("exercises", ())),
         mistakes=tuple(Mistake(**m) for m in mistakes),
+        artifacts=tuple(spec.get("artifacts", ())),
     )
 
 

@@ -1,5 +1,6 @@
 // The Progress page: every module's state and every milestone's result, with export and import of all work.
 import { exportWork, download, parseBackup, restoreBackup, checkSize } from "./backup.js";
+import { measured } from "./criteria.js";
 import { el, seconds, reportStorage } from "./ui.js";
 
 const date = (iso) => (iso ? new Date(iso).toLocaleDateString() : "");
@@ -42,9 +43,8 @@ export class ProgressPage {
     const results = this.state.progress().milestones;
     const milestones = this.course.milestones.map((m) => {
       const r = results[m.id];
-      const text = !r ? "not run yet" : `${r.passed ? "reached" : r.stopped ? "stopped" : "not reached"}: ${m.metric} ` +
-        `${r.value === null || r.value === undefined ? "n/a" : (100 * r.value).toFixed(1) + " %"} in ` +
-        `${seconds(r.seconds || 0)} (${date(r.at)})`;
+      const text = !r ? "not run yet" : `${r.passed ? "reached" : r.stopped ? "stopped" : "not reached"}: ` +
+        `${measured(m, r)} in ${seconds(r.seconds || 0)} (${date(r.at)})`;
       return el("tr", { "data-milestone": m.id, "data-state": r ? (r.passed ? "passed" : "not-passed") : "not-run" },
         el("td", {}, String(m.year)), el("td", {}, el("a", { href: `${this.course.root}${m.url}` }, m.title)),
         el("td", {}, text));
