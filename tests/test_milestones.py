@@ -16,9 +16,10 @@ from tinytorch_wasm import artifacts, curriculum, milestones as ms  # noqa: E402
 from tinytorch_wasm.__main__ import main  # noqa: E402
 from tinytorch_wasm.package import assemble  # noqa: E402
 
-IDS = ["1958", "1969", "1986", "2017"]
-QUICK = ["1958", "1969", "1986"]  # run in one test each; 2017 runs once, for its own tests below
+IDS = ["1958", "1969", "1986", "1998", "2017"]
+QUICK = ["1958", "1969", "1986", "1998"]  # run in one test each; 2017 runs once, for its own tests below
 LINEAR = "out = x @ self.weight\n"  # the line of the reference Linear.forward the broken variants replace
+CONV_WEIGHT_GRAD = "grad_weight = (g @ self.cols).reshape(weight.shape)\n"  # in the reference Conv2dBackward
 
 
 def _package(tmp_path_factory, name, learner=None, upto=None):
@@ -49,6 +50,15 @@ def detached_linear(tmp_path_factory):
     """Linear returns a fresh zeros Tensor: no graph at all, so backward() has nothing to walk."""
     return _package(tmp_path_factory, "detached", _layers_with(
         "return Tensor(np.zeros((x.shape[0], self.out_features)))\n"))
+
+
+@pytest.fixture(scope="module")
+def zero_conv_backward(tmp_path_factory):
+    """A Conv2d whose backward returns zeros for its weight: the CNN runs, but its filters never learn."""
+    source = curriculum.module("09").reference_source()
+    assert source.count(CONV_WEIGHT_GRAD) == 1, "the reference Conv2dBackward changed: update CONV_WEIGHT_GRAD"
+    return _package(tmp_path_factory, "zero-conv", {"09": source.replace(
+        CONV_WEIGHT_GRAD, "grad_weight = np.zeros(weight.shape, dtype=np.float32)\n")})
 
 
 # What readers of a result rely on (the page, the grader): keys are only ever added, never renamed.
@@ -218,13 +228,30 @@ def test_zero_linear_runs_but_misses_the_target(zero_linear, milestone_id):
     assert result["value"] < result["target"]
 
 
-@pytest.mark.parametrize("milestone_id", ["1958", "1969", "1986"])
+@pytest.mark.parametrize("milestone_id", ["1958", "1969", "1986", "1998"])
 def test_detached_linear_does_not_pass(detached_linear, milestone_id):
     result = ms.run_milestone(milestone_id, detached_linear)
     _check_result_shape(result, ms.milestone(milestone_id))
     assert not result["passed"]
     if milestone_id != "1958":  # the perceptron needs no gradients: it only measures 50 % accuracy
         assert "backward" in result["error"] and "milestone.py, line" in result["error"], result["error"]
+
+
+def test_cnn_stops_visibly_when_the_convolution_gets_no_gradient(zero_conv_backward):
+    """Random filters feeding a trained Linear already read TinyDigits at about 97-98 %, so the accuracy alone
+    would not expose a convolution that never learns: the milestone checks that its weights get a gradient."""
+    result = ms.run_milestone("1998", zero_conv_backward)
+    _check_result_shape(result, ms.milestone("1998"))
+    assert not result["passed"] and result["history"] == []
+    assert "Conv2d" in result["error"] and "gradient" in result["error"], result["error"]
+
+
+def test_cnn_beats_the_mlp_side_by_side(reference):
+    history = ms.run_milestone("1998", reference)["history"]
+    final = history[-1]["metrics"]
+    assert history[-1]["step"] == history[-1]["total"] == len(history)
+    assert final["test_accuracy"] > final["mlp_test_accuracy"], final
+    assert final["mlp_test_accuracy"] < 0.98, f"the 1986 MLP reached {final['mlp_test_accuracy']}: no contrast left"
 
 
 def test_missing_modules_are_named(tmp_path_factory):

@@ -4,6 +4,7 @@
 // then the course archive. Then it answers one request at a time by calling tinytorch_wasm.tab.handle. Everything it does with the learner's
 // code is in Python; this file only moves messages and output.
 import { startPython } from "./snapshot.js";
+import { refuseOtherHosts } from "./offline-guard.js";
 
 const OUTPUT_LIMIT = 1_000_000; // characters of stdout/stderr kept per request; the rest is counted, not sent
 const FLUSH_MS = 50;
@@ -38,6 +39,8 @@ function write(stream, text) {
   // Python runs synchronously here, so timers never fire while it runs: flush from inside the write instead.
   if (performance.now() - current.lastFlush > FLUSH_MS) flush();
 }
+
+refuseOtherHosts((text) => write("stderr", text + "\n"));
 
 /** Where this worker's runtime and course are: the site root is two folders up from assets/tt/worker.js. */
 function siteUrls() {
@@ -81,6 +84,7 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl }) {
   py.setStdout({ batched: (line) => write("stdout", line + "\n") });
   py.setStderr({ batched: (line) => write("stderr", line + "\n") });
   py.registerJsModule("tt_host", {
+    crossOriginIsolated: self.crossOriginIsolated === true, // read here: getters fail through Python's `js` proxy
     emit: (kind, json) => {
       flush();
       post({ type: "event", id: current && current.id, kind, payload: JSON.parse(json) });
