@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command(args) -> int:
     if args.command == "grade":
+        from .grading import cli as grading_cli
         return grading_cli.run(args)
     if args.command == "assemble":
         used = assemble(args.dir, upto=args.upto)
