@@ -16,6 +16,7 @@ WebKitGTK) and a locale for them.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -209,9 +210,11 @@ def course_manifest(course) -> dict:
                         "exercises": [{"id": e.id, "title": e.title} for e in m.exercises],
                         "scratch": m.scratch, "reference": course.ships_solution(m.id),
                         "starter": starter, "starterHash": curriculum.source_hash(starter),
-                        "url": f"modules/{m.id}-{m.slug}/"})
+                        "artifacts": list(m.artifacts), "url": f"modules/{m.id}-{m.slug}/"})
     landmarks = [{"id": m.id, "slug": m.slug, "title": m.title, "year": m.year, "requires": m.requires,
                   "criterion": m.criterion, "metric": m.metric, "target": m.target, "summary": m.summary,
+                  "criteria": [dataclasses.asdict(c) for c in m.criteria], "configs": list(m.configs),
+                  "artifacts": list(m.artifacts), "interact": m.interact,
                   "url": f"milestones/{m.id}-{m.slug}/"} for m in course.milestones]
     return {"schema": 1, "title": course.title, "modules": modules, "milestones": landmarks}
 

@@ -53,6 +53,7 @@ class Module:
     scratch: str = ""            # what the scratch cell starts with
     requires: tuple[str, ...] = ()
     exercises: tuple[Exercise, ...] = ()
+    artifacts: tuple[str, ...] = ()  # saved arrays its requests carry (tinytorch_wasm.artifacts), e.g. "tiny-gpt"
 
     @property
     def mistakes(self) -> tuple[Mistake, ...]:
@@ -121,6 +122,7 @@ def _load(folder: Path) -> Module:
         scratch=spec.get("scratch", ""),
         requires=tuple(spec.get("requires", ())),
         exercises=tuple(Exercise(**e) for e in spec.get("exercises", ())),
+        artifacts=tuple(spec.get("artifacts", ())),
     )
 
 

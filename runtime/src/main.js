@@ -2,6 +2,7 @@
 // isolation on hosts that cannot send headers) and fills in the page's interactive panel, if it has one:
 // a module's workbench, a milestone's run panel, or the progress page. Python starts only for the first two.
 // Only what starts Python is loaded up front; each panel's code (editor, charts) is fetched when its page needs it.
+import { ArtifactStore } from "./artifacts.js";
 import { PythonRuntime } from "./python.js";
 import { Store, CourseState } from "./storage.js";
 import { followEmbedAlias, setUpCopyButtons } from "./links.js";
@@ -55,7 +56,15 @@ async function start(selector, node) {
   if (!response.ok) throw new Error(`the course description did not load (${response.status})`);
   const course = { ...(await response.json()), root };
   const store = new Store(new URL(root).pathname);
-  const context = { course, store, state: new CourseState(store) };
+  const artifacts = new ArtifactStore(new URL(root).pathname);
+  const context = { course, store, state: new CourseState(store), artifacts };
+  if (runtime) {
+    artifacts.listen(runtime); // whatever a run saves is stored, on any page
+    const page = [...course.modules, ...course.milestones].find((x) =>
+      x.id === (node.dataset.module || node.dataset.milestone));
+    const names = (page && page.artifacts) || [];
+    if (names.length) runtime.attach = async () => ({ artifacts: await artifacts.forRequest(names) });
+  }
   // Exposed for the curious learner's console and for the browser tests.
   window.tinytorch = { ...context, ...(await panels[selector](node, context, runtime)) };
 }

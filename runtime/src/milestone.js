@@ -1,14 +1,15 @@
 // A milestone page's run panel: trains with the learner's own package in the worker, draws its charts live, and
 // keeps the result (even a partial one after Stop) in the learner's progress.
+import { ArtifactNotice } from "./artifacts.js";
 import { ChartBoard } from "./charts.js";
+import { measured } from "./criteria.js";
+import { PromptBox } from "./interact.js";
 import { SourcePicker } from "./sources.js";
-import { el, seconds, localDate, reportStorage, OutputPanel, RuntimeStatus } from "./ui.js";
-
-const percent = (v) => (v === null || v === undefined ? "n/a" : `${(100 * v).toFixed(1)} %`);
+import { el, seconds, localDate, reportStorage, notice, OutputPanel, RuntimeStatus } from "./ui.js";
 
 export class MilestonePanel {
-  constructor(root, { milestone, course, state, runtime }) {
-    Object.assign(this, { root, milestone, course, state, runtime });
+  constructor(root, { milestone, course, state, runtime, artifacts }) {
+    Object.assign(this, { root, milestone, course, state, runtime, artifacts });
     const notices = el("div", { class: "tt-notices", "aria-live": "polite" });
     const m = milestone;
     this.status = new RuntimeStatus(runtime);
@@ -29,6 +30,7 @@ export class MilestonePanel {
       course, state, title: "Your package for this run" });
     this.charts = new ChartBoard(charts);
     this.output = new OutputPanel(output);
+    this.extras(root, notices);
     reportStorage(state.store, notices);
     this.showSaved();
     runtime.addEventListener("state", ({ detail }) => {
@@ -52,9 +54,22 @@ export class MilestonePanel {
     return best && best.at !== saved.at ? `${text} Your best run (${when(best)}): ${this.describe(best)}` : text;
   }
 
-  describe(r) {
+  /** What milestone.toml adds to some milestones: a smaller configuration chosen by `?config=` (for tests), the
+   * artifacts the run saves, and a text box for after the run. */
+  extras(root, notices) {
     const m = this.milestone;
-    const value = `${m.metric} ${percent(r.value)} (target ${percent(m.target)})`;
+    this.latest = {}; // the last value of every metric reported live: what a Stop that restarted Python keeps
+    const asked = new URLSearchParams(location.search).get("config");
+    this.config = asked && m.configs.includes(asked) ? asked : null;
+    if (this.config) notice(notices, `This page runs the milestone's "${this.config}" configuration (for tests), ` +
+      "with the targets it sets; open the page without ?config= for the real one.", "info");
+    if (m.artifacts.length) new ArtifactNotice(root, { store: this.artifacts, names: m.artifacts });
+    if (m.interact) new PromptBox(root, { milestone: m, runtime: this.runtime, artifacts: this.artifacts,
+      learnerFiles: () => this.sources.learnerFiles() });
+  }
+
+  describe(r) {
+    const value = measured(this.milestone, r);
     if (r.error) return `stopped by an error after ${seconds(r.seconds)}, ${value}.`;
     if (r.stopped) return `stopped after ${seconds(r.seconds)}, ${value}. Partial result kept.`;
     return r.passed ? `reached: ${value} in ${seconds(r.seconds)}.` : `not reached: ${value} in ${seconds(r.seconds)}.`;
@@ -66,11 +81,11 @@ export class MilestonePanel {
     this.output.clear();
     this.verdict.textContent = "";
     this.live.textContent = "Running with your package…";
-    this.last = null;
+    this.latest = {};
     delete this.root.dataset.result;
     const started = performance.now();
     const reply = await this.runtime.request("milestone", { milestone: this.milestone.id,
-      learner: this.sources.learnerFiles() }, {
+      learner: this.sources.learnerFiles(), ...(this.config ? { config: this.config } : {}) }, {
       onOutput: (chunks) => this.output.append(chunks),
       onEvent: (kind, data) => {
         if (kind === "chart") this.charts.draw(data);
@@ -79,11 +94,14 @@ export class MilestonePanel {
     });
     this.sources.render();
     const result = reply.result || this.partial(reply, (performance.now() - started) / 1000);
+    this.lastResult = result;
     if (result.error) this.output.error(result.error);
     const saved = { value: result.value, passed: result.passed === true, stopped: !!result.stopped,
       error: result.error ? result.error.split("\n").slice(-2).join(" ") : null,
       seconds: result.seconds, metric: this.milestone.metric, at: new Date().toISOString(),
-      peakWasmBytes: reply.wasmHeapBytes || null };
+      peakWasmBytes: reply.wasmHeapBytes || null, config: result.config || null,
+      criteria: (result.criteria || []).map(({ metric, label, goal, target, unit, value, reached }) =>
+        ({ metric, label, goal, target, unit, value, reached })) };
     this.state.saveMilestone(this.milestone.id, saved);
     this.live.textContent = "";
     this.verdict.textContent = this.history(this.state.progress().milestones[this.milestone.id] || saved,
@@ -93,15 +111,16 @@ export class MilestonePanel {
   }
 
   progress(point) {
-    this.last = point;
+    Object.assign(this.latest, point.metrics);
     const metrics = Object.entries(point.metrics).map(([k, v]) => `${k} ${Number(v).toFixed(3)}`).join(" · ");
     this.live.textContent = `Step ${point.step} of ${point.total} · ${metrics} · ${seconds(point.seconds)}`;
   }
 
   /** After Stop had to restart Python, the run returned nothing: keep what the live updates showed. */
   partial(reply, elapsed) {
-    const value = this.last ? this.last.metrics[this.milestone.metric] ?? null : null;
-    return { value, passed: false, stopped: !!reply.stopped, seconds: elapsed,
+    const criteria = this.milestone.criteria.map((c) => ({ ...c, value: this.latest[c.metric] ?? null, reached: false }));
+    const value = this.latest[this.milestone.metric] ?? null;
+    return { value, criteria, passed: false, stopped: !!reply.stopped, seconds: elapsed, config: this.config,
       error: reply.stopped ? null : reply.error };
   }
 

@@ -1,5 +1,6 @@
 // The Progress page: every module's state and every milestone's result, with export and import of all work.
 import { exportWork, download, parseBackup, restoreBackup, checkSize } from "./backup.js";
+import { measured } from "./criteria.js";
 import { el, seconds, localDate, reportStorage } from "./ui.js";
 
 const date = (iso) => (iso ? localDate(iso) : "");
@@ -43,9 +44,8 @@ export class ProgressPage {
         el("td", {}, el("a", { href: `${this.course.root}${m.url}` }, m.title)), el("td", {}, text));
     });
     const results = this.state.progress().milestones;
-    const describe = (m, r) => `${r.passed ? "reached" : r.stopped ? "stopped" : "not reached"}: ${m.metric} ` +
-      `${r.value === null || r.value === undefined ? "n/a" : (100 * r.value).toFixed(1) + " %"} in ` +
-      `${seconds(r.seconds || 0)} (${date(r.at)})`;
+    const describe = (m, r) => `${r.passed ? "reached" : r.stopped ? "stopped" : "not reached"}: ` +
+      `${measured(m, r)} in ${seconds(r.seconds || 0)} (${date(r.at)})`;
     const milestones = this.course.milestones.map((m) => {
       const latest = results[m.id];
       const best = latest && (latest.best || latest);

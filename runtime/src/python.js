@@ -120,6 +120,9 @@ export class PythonRuntime extends EventTarget {
   async request(action, payload, { onOutput, onEvent, timeoutMs } = {}) {
     if (this.pending) throw new Error("Python is busy: wait, or press Stop");
     await this.start();
+    // What the page adds to every request: the saved artifacts it declares (main.js sets this up).
+    if (this.attach) payload = { ...payload, ...(await this.attach(action)) };
+    if (this.pending) throw new Error("Python is busy: wait, or press Stop");
     const id = this.nextId++;
     const reply = new Promise((resolve) => {
       this.pending = { id, resolve, onOutput, onEvent };

@@ -158,9 +158,12 @@ def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
+SECTIONS = ["visits", "tests", "stop", "profile", "milestones", "workload", "matmul", "engines"]
+
+
 class Bench:
-    def __init__(self, playwright, runs, quick):
-        self.pw, self.runs, self.quick = playwright, runs, quick
+    def __init__(self, playwright, runs, quick, milestone_ids=None):
+        self.pw, self.runs, self.quick, self.milestone_ids = playwright, runs, quick, milestone_ids
         self.tmp = Path(tempfile.mkdtemp(prefix="tt-bench-"))
         self.rows: list[tuple[str, str, dict | float | str | None]] = []  # (section, what, value)
 
@@ -310,26 +313,49 @@ class Bench:
 
     # --- milestones -------------------------------------------------------------------------------------------
     def milestones(self, server):
+        """Each milestone's page configuration in the tab, and the same run on native CPython right after it (same
+        package, same seeds): wall time, the CPU time the tab's processes used (less sensitive to a loaded machine
+        than wall time), every criterion's value, each part's time (metrics named *_seconds), the heap."""
+        package = self.tmp / "package"
+        assemble(package)
         for milestone in milestones.milestones():
+            if self.milestone_ids and milestone.id not in self.milestone_ids:
+                continue
             context, profile = self.context()
             page = open_module(context, f"{server.url}milestones/{milestone.id}-{milestone.slug}/")
-            walls, values, heaps, rss = [], [], [], []
+            tab, native = [], []
             for _ in range(1 if self.quick else self.runs):
                 sampler = RendererMemory(profile)
                 sampler.start()
                 start = time.perf_counter()
                 page.evaluate("window.tinytorch.milestone.start()")
-                walls.append(time.perf_counter() - start)
-                rss.append(sampler.stop())
+                wall = time.perf_counter() - start
+                rss, cpu = sampler.stop()
                 saved = page.evaluate(f"window.tinytorch.state.progress().milestones['{milestone.id}']")
-                values.append(saved["value"])
-                heaps.append(saved["peakWasmBytes"] / 2**20)
-            name = f"{milestone.year} {milestone.title}"
-            self.add("milestone", f"{name}: wall time", summary(walls), "s")
-            self.add("milestone", f"{name}: {milestone.metric} (target {milestone.target})", summary(values))
-            self.add("milestone", f"{name}: WebAssembly heap at the end", summary(heaps), "MB")
-            self.add("milestone", f"{name}: peak renderer RSS", summary(rss), "MB")
+                result = page.evaluate("window.tinytorch.milestone.lastResult")
+                tab.append({"wall": wall, "cpu": cpu, "rss": rss, "heap": saved["peakWasmBytes"] / 2**20,
+                            **_measured(result)})
+                native.append(_native_milestone(milestone.id, package, self.tmp / "artifacts"))
             context.close()
+            name = f"{milestone.year} {milestone.title}"
+            self.add("milestone", f"{name}: wall time in the tab", summary([r["wall"] for r in tab]), "s")
+            self.add("milestone", f"{name}: CPU time of the tab's processes", summary([r["cpu"] for r in tab]), "s")
+            self.add("milestone", f"{name}: wall time on native CPython", summary([r["wall"] for r in native]), "s")
+            self.add("milestone", f"{name}: CPU time on native CPython", summary([r["cpu"] for r in native]), "s")
+            self.add("milestone", f"{name}: tab / native wall time",
+                     summary([t["wall"] / n["wall"] for t, n in zip(tab, native)]), "x")
+            for key in sorted(k for k in tab[0] if k.startswith(("value:", "part:"))):
+                unit = "s" if key.startswith("part:") else ""
+                self.add("milestone", f"{name}: {key[key.index(':') + 1:]} in the tab",
+                         summary([r.get(key) for r in tab]), unit)
+                self.add("milestone", f"{name}: {key[key.index(':') + 1:]} on native CPython",
+                         summary([r.get(key) for r in native]), unit)
+            self.add("milestone", f"{name}: passed in the tab / natively",
+                     f"{sum(r['passed'] for r in tab)} of {len(tab)} / {sum(r['passed'] for r in native)} of "
+                     f"{len(native)}")
+            self.add("milestone", f"{name}: peak WebAssembly heap (it never shrinks: its size at the end)",
+                     summary([r["heap"] for r in tab]), "MB")
+            self.add("milestone", f"{name}: peak renderer RSS", summary([r["rss"] for r in tab]), "MB")
 
     # --- the same workload in the tab and natively ----------------------------------------------------------------
     def tab_vs_native(self, server):
@@ -503,6 +529,29 @@ def other_engines(bench, server):
             trap.stop()
 
 
+def _measured(result: dict) -> dict:
+    """A milestone result's figures: each criterion's value, each part's time (metrics named *_seconds), passed."""
+    figures = {f"value:{c['metric']} (target {'<=' if c['goal'] == 'at_most' else '>='} {c['target']})": c["value"]
+               for c in result["criteria"]}
+    for point in result["history"]:
+        figures.update({f"part:{k}": v for k, v in point["metrics"].items() if k.endswith("_seconds")})
+    return {**figures, "passed": bool(result["passed"])}
+
+
+def _native_milestone(milestone_id: str, package: Path, artifacts: Path) -> dict:
+    """The same milestone on this machine's CPython, one BLAS thread (as NumPy in the tab has one core)."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    before = os.times()
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "tinytorch_wasm", "milestone", milestone_id, str(package), "--json",
+                           "--artifacts", str(artifacts)], env=env, text=True, capture_output=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    after = os.times()
+    result = json.loads(done.stdout)
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return {"wall": wall, "cpu": cpu, **_measured(result)}
+
+
 def _bench_line(text):
     line = next((l for l in text.splitlines() if l.startswith("BENCH ")), None)
     if line is None:
@@ -515,6 +564,7 @@ class RendererMemory:
 
     def __init__(self, profile: Path):
         self.profile, self.peak, self.running = str(profile), 0, False
+        self.cpu_start = self._cpu()
 
     def _renderers(self):
         browsers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and self._cmd(p).find(
@@ -554,10 +604,25 @@ class RendererMemory:
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
 
-    def stop(self) -> float:
+    def _cpu(self) -> dict:
+        """CPU seconds (user + system) each renderer process has used so far, by process id."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for proc in self._renderers():
+            try:
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                used[proc.name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            except (OSError, IndexError, ValueError):
+                pass
+        return used
+
+    def stop(self) -> tuple[float, float]:
+        """(peak RSS in MB, CPU seconds the renderers used since start) ."""
         self.running = False
         self.thread.join()
-        return self.peak / 2**20
+        now = self._cpu()
+        cpu = sum(now[pid] - self.cpu_start.get(pid, 0.0) for pid in now)
+        return self.peak / 2**20, cpu
 
 
 def machine() -> dict:
@@ -593,32 +658,43 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="measurements per figure (default 3, quick 1)")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a built site of other code (its dist/) to compare with, side by side in this run")
+    parser.add_argument("--only", choices=SECTIONS, action="append",
+                        help="measure only this section (repeatable; default: all)")
+    parser.add_argument("--milestone", action="append", help="with --only milestones: only this milestone's id")
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
+    sections = args.only or SECTIONS
     from playwright.sync_api import sync_playwright
     info = machine()
     print(f"benchmark: {info}", flush=True)
     isolated, plain = Server(isolation=True), Server(isolation=False)
     try:
         with sync_playwright() as pw:
-            bench = Bench(pw, runs, args.quick)
+            bench = Bench(pw, runs, args.quick, args.milestone)
             if args.baseline:
                 baseline = Server(isolation=True, directory=args.baseline)
                 try:
                     bench.against_baseline(isolated, baseline)
                 finally:
                     baseline.stop()
-            else:
+            elif "visits" in sections:
                 bench.visits(isolated)
-            bench.test_latency(isolated)
-            bench.stop_latency(isolated, isolated=True)
-            bench.stop_latency(plain, isolated=False)
-            bench.profile_overhead(isolated)
-            bench.milestones(isolated)
-            bench.tab_vs_native(isolated)
-            bench.matmul_ways(isolated)
-            bench.matmul_per_cpu_second(isolated)
-            other_engines(bench, isolated)
+            if "tests" in sections:
+                bench.test_latency(isolated)
+            if "stop" in sections:
+                bench.stop_latency(isolated, isolated=True)
+                bench.stop_latency(plain, isolated=False)
+            if "profile" in sections:
+                bench.profile_overhead(isolated)
+            if "milestones" in sections:
+                bench.milestones(isolated)
+            if "workload" in sections:
+                bench.tab_vs_native(isolated)
+            if "matmul" in sections:
+                bench.matmul_ways(isolated)
+                bench.matmul_per_cpu_second(isolated)
+            if "engines" in sections:
+                other_engines(bench, isolated)
     finally:
         isolated.stop()
         plain.stop()
