@@ -4,6 +4,8 @@
   python -m tinytorch_wasm check DIR --module 01 [--json]   run module 01's tests against the package in DIR
   python -m tinytorch_wasm verify [--module 01]             reference passes, starter fails, mistakes are caught
   python -m tinytorch_wasm milestone 1958 DIR [--json]      run a milestone against the package in DIR
+        [--config quick] [--artifacts FOLDER]               (a smaller configuration; where saved arrays go)
+  python -m tinytorch_wasm interact 2017 DIR "Q: Hi"         what the milestone's text box answers after a run
 """
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from . import curriculum
-from .milestones import milestone, run_milestone
+from . import artifacts, curriculum
+from .milestones import interact_milestone, milestone, run_milestone
 from .package import assemble
 from .testing import run_module_tests
 from .verify import verify
@@ -33,9 +35,17 @@ def _print_result(result: dict) -> None:
 def _print_milestone(result: dict) -> None:
     if result["error"]:
         print(result["error"])
-    value = "not measured" if result["value"] is None else f"{result['value']:.3f}"
+    for c in result["criteria"] if len(result["criteria"]) > 1 else ():
+        value = "not measured" if c["value"] is None else f"{c['value']:.3f}"
+        goal = ">=" if c["goal"] == "at_least" else "<="
+        print(f"{c['metric']} {value}, target {goal} {c['target']}: {'reached' if c['reached'] else 'NOT reached'}")
+    for saved in result["artifacts"]:
+        print(f"saved artifact {saved['name']} ({saved['bytes'] / 1024:.0f} KB)")
     outcome = "stopped" if result["stopped"] else "reached" if result["passed"] else "NOT reached"
-    print(f"{result['metric']} {value}, target {result['target']}: {outcome} in {result['seconds']:.2f}s")
+    config = "" if result["config"] == "default" else f" (configuration {result['config']})"
+    value = "not measured" if result["value"] is None else f"{result['value']:.3f}"
+    print(f"{result['metric']} {value}, target {result['target']}: {outcome} in "
+          f"{result['seconds']:.2f}s{config}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("id", help="the milestone's id or slug: 1958, perceptron, ...")
     p.add_argument("dir", type=Path)
     p.add_argument("--json", action="store_true", help="print the result as JSON (the run's output goes to stderr)")
+    p.add_argument("--config", help="a named configuration of the milestone, e.g. quick (default: the page's)")
+    p.add_argument("--artifacts", type=Path, help="folder for saved arrays (default: $TINYTORCH_ARTIFACTS or "
+                                                  "~/.cache/tinytorch-browser/artifacts)")
+    p = commands.add_parser("interact", help="give a milestone's interact(text) a text, after a run saved its model")
+    p.add_argument("id")
+    p.add_argument("dir", type=Path)
+    p.add_argument("text")
+    p.add_argument("--artifacts", type=Path, help="folder the run saved its arrays in")
     args = parser.parse_args(argv)
+    where = artifacts.using(args.artifacts) if getattr(args, "artifacts", None) else contextlib.nullcontext()
+    with where:
+        return _command(args)
 
+
+def _command(args) -> int:
     if args.command == "assemble":
         used = assemble(args.dir, upto=args.upto)
         print(f"wrote the reference package for modules {', '.join(used)} into {args.dir}")
@@ -69,16 +92,21 @@ def main(argv: list[str] | None = None) -> int:
         result = run_module_tests(module.id, args.dir)
         print(json.dumps(result, indent=1)) if args.json else _print_result(result)
         return 0 if result["passed"] else 1
-    if args.command == "milestone":
+    if args.command in ("milestone", "interact"):
         try:
-            milestone(args.id)
+            milestone(args.id).config(getattr(args, "config", None))
         except KeyError as exc:
             print(exc.args[0], file=sys.stderr)
             return 2
+    if args.command == "milestone":
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-            result = run_milestone(args.id, args.dir)
+            result = run_milestone(args.id, args.dir, config=args.config)
         print(json.dumps(result, indent=1)) if args.json else _print_milestone(result)
         return 0 if result["passed"] else 1
+    if args.command == "interact":
+        result = interact_milestone(args.id, args.dir, args.text)
+        print(result["error"] if result["error"] else result["text"])
+        return 0 if result["error"] is None else 1
     modules = [curriculum.module(args.module)] if args.module else curriculum.modules()
     failed = False
     for module in modules:

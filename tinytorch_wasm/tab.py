@@ -12,15 +12,16 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from . import curriculum
+from . import artifacts, curriculum
+from .milestones import interact_milestone, run_milestone
 from .milestones import milestone as find_milestone
-from .milestones import run_milestone
 from .package import assemble
 from .profiling import profile
 from .running import execute, run_file
 from .testing import run_module_tests
 
 PACKAGE_DIR = Path("/home/pyodide/learner")
+ARTIFACTS_DIR = Path("/home/pyodide/artifacts")  # what the request carried from the browser's storage, and no more
 NO_INPUT = "cannot wait for typing in the course runtime: give the value in your code instead."
 
 
@@ -83,20 +84,30 @@ def profile_code(module: str, learner: dict, code: str) -> dict:
     return {**profile(code, "<scratch>", PACKAGE_DIR), "sources": sources}
 
 
-def milestone(milestone: str, learner: dict) -> dict:
+def milestone(milestone: str, learner: dict, config: str | None = None) -> dict:
     """Run a milestone with the package up to the last module it needs: the learner's files, else the reference."""
     sources = _assemble(find_milestone(milestone).requires, learner)
-    return {**run_milestone(milestone, PACKAGE_DIR), "sources": sources}
+    return {**run_milestone(milestone, PACKAGE_DIR, config=config), "sources": sources}
+
+
+def interact(milestone: str, learner: dict, text: str) -> dict:
+    """What the milestone's text box does after a run: its interact(text), with the same package as the run."""
+    sources = _assemble(find_milestone(milestone).requires, learner)
+    return {**interact_milestone(milestone, PACKAGE_DIR, text), "sources": sources}
 
 
 ACTIONS = {"warm_up": warm_up, "versions": versions, "run": run, "test": test, "profile": profile_code,
-           "milestone": milestone}
+           "milestone": milestone, "interact": interact}
 
 
 def handle(request: str) -> str:
     message = json.loads(request)
     try:
-        return json.dumps({"ok": True, "result": ACTIONS[message["action"]](**message["payload"])})
+        payload = dict(message["payload"])
+        artifacts.unpack(payload.pop("artifacts", None), ARTIFACTS_DIR)  # any request may carry saved arrays
+        with artifacts.using(ARTIFACTS_DIR):
+            result = ACTIONS[message["action"]](**payload)
+        return json.dumps({"ok": True, "result": result})
     except KeyboardInterrupt:
         return json.dumps({"ok": False, "stopped": True, "error": "Stopped: KeyboardInterrupt."})
     except BaseException as exc:  # noqa: BLE001 - reported to the page, which shows it
