@@ -6,6 +6,9 @@
     python build.py bundle     build, then write tinytorch-course-offline.zip (the site, serve.py, how to open it)
     python build.py test       build, then run the whole test suite (extra arguments go to pytest)
     python build.py bench      build, then measure the course in Chromium (--quick, --runs N); see bench-results/
+    python build.py autograder write tinytorch-autograder.zip for Gradescope (--tests DIR, --weights FILE)
+
+Any command takes --course FILE: the course.toml to build (default: ./course.toml; docs/instructors.md).
 
 On a fresh machine the first run installs what it needs: a virtual environment in .venv (requirements.txt), the
 front-end packages (package-lock.json), and for `test` the Debian Chromium package.
@@ -156,43 +159,49 @@ def bundle_front_end(out: Path) -> None:
     shutil.copy(ROOT / "node_modules" / "uplot" / "dist" / "uPlot.min.css", out / "uplot.css")
 
 
-def course_archive() -> bytes:
-    """What the worker unpacks: the harness and the curriculum's Python files and data, in the repository layout."""
+def load_course(path: Path | None = None):
+    """The course this build makes (course.toml; the whole curriculum without one)."""
+    sys.path.insert(0, str(ROOT))
+    from tinytorch_wasm import course
+    return course.load(path)
+
+
+def course_archive(course) -> bytes:
+    """What the worker unpacks: the harness and the curriculum's Python files and data, in the repository layout,
+    without the reference solutions the course withholds (tinytorch_wasm/course.py decides what ships)."""
+    from tinytorch_wasm.course import archive_files
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for folder, patterns in (("tinytorch_wasm", ("*.py", "*.ini")),
-                                 ("curriculum", ("*.py", "*.toml", "*.npz", "*.txt"))):
-            for pattern in patterns:
-                for path in sorted((ROOT / folder).rglob(pattern)):
-                    if "__pycache__" not in path.parts:
-                        archive.write(path, path.relative_to(ROOT).as_posix())
+        for name, source in archive_files(course, ROOT).items():
+            archive.write(source, name) if isinstance(source, Path) else archive.writestr(name, source)
     return buffer.getvalue()
 
 
-def course_manifest() -> dict:
-    """What the page needs about each module: its starter (for the editor and Reset) and its exercises."""
-    sys.path.insert(0, str(ROOT))
-    from tinytorch_wasm import curriculum, milestones
+def course_manifest(course) -> dict:
+    """What the page needs about each module: its starter (for the editor and Reset), its exercises, and whether
+    its reference ships (the fallback and the mine/reference switch exist only where it does)."""
+    from tinytorch_wasm import curriculum
     modules = []
-    for m in curriculum.modules():
+    for m in course.modules:
         starter = m.starter_source()
         modules.append({"id": m.id, "slug": m.slug, "title": m.title, "summary": m.summary,
                         "packagePath": m.package_path, "requires": list(m.requires),
                         "exercises": [{"id": e.id, "title": e.title} for e in m.exercises],
-                        "scratch": m.scratch,
+                        "scratch": m.scratch, "reference": course.ships_solution(m.id),
                         "starter": starter, "starterHash": curriculum.source_hash(starter),
                         "url": f"modules/{m.id}-{m.slug}/"})
     landmarks = [{"id": m.id, "slug": m.slug, "title": m.title, "year": m.year, "requires": m.requires,
                   "criterion": m.criterion, "metric": m.metric, "target": m.target, "summary": m.summary,
-                  "url": f"milestones/{m.id}-{m.slug}/"} for m in milestones.milestones()]
-    return {"schema": 1, "modules": modules, "milestones": landmarks}
+                  "url": f"milestones/{m.id}-{m.slug}/"} for m in course.milestones]
+    return {"schema": 1, "title": course.title, "modules": modules, "milestones": landmarks}
 
 
-def build_site(assets_version: str, pyodide_version: str) -> None:
+def build_site(assets_version: str, pyodide_version: str, dist: Path = DIST, course_file: Path | None = None) -> None:
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
-    config = load_config(str(ROOT / "mkdocs.yml"), site_dir=str(DIST))
-    config["extra"]["tt"] = {"version": assets_version, "pyodide": pyodide_version}
+    config = load_config(str(ROOT / "mkdocs.yml"), site_dir=str(dist))
+    config["extra"]["tt"] = {"version": assets_version, "pyodide": pyodide_version,
+                             "course": str(course_file) if course_file else ""}
     config.plugins.on_startup(command="build", dirty=False)
     try:
         mkdocs_build(config)
@@ -200,21 +209,22 @@ def build_site(assets_version: str, pyodide_version: str) -> None:
         config.plugins.on_shutdown()
 
 
-def write_service_worker(pyodide_version: str) -> str:
+def write_service_worker(pyodide_version: str, dist: Path = DIST) -> str:
     """sw.js at the site root: precaches every file of this build under a cache named by its content hash."""
     digest = hashlib.sha256()
     files = []
-    for path in sorted(p for p in DIST.rglob("*") if p.is_file() and not p.name.endswith(".map")):
-        rel = path.relative_to(DIST).as_posix()
+    for path in sorted(p for p in dist.rglob("*") if p.is_file() and not p.name.endswith(".map")):
+        rel = path.relative_to(dist).as_posix()
         digest.update(rel.encode() + sha256_of(path).encode())
         files.append(rel)
     version = digest.hexdigest()[:16]
     header = (f"const BUILD = {json.dumps({'version': version, 'pyodide': pyodide_version, 'files': files})};\n")
-    (DIST / "sw.js").write_text(header + (ROOT / "runtime" / "src" / "sw.js").read_text())
+    (dist / "sw.js").write_text(header + (ROOT / "runtime" / "src" / "sw.js").read_text())
     return version
 
 
-def build() -> None:
+def build(dist: Path = DIST, course_file: Path | None = None) -> None:
+    course = load_course(course_file)
     pins = tomllib.loads(PINS.read_text())
     version = pins["pyodide"]["version"]
     files, lock = runtime_files(pins)
@@ -222,43 +232,60 @@ def build() -> None:
         staged = Path(tmp)
         bundle_front_end(staged / "assets" / "tt")
         (staged / "course").mkdir()
-        (staged / "course" / "course.zip").write_bytes(course_archive())
-        (staged / "course" / "course.json").write_text(json.dumps(course_manifest()))
+        (staged / "course" / "course.zip").write_bytes(course_archive(course))
+        (staged / "course" / "course.json").write_text(json.dumps(course_manifest(course)))
         assets_digest = hashlib.sha256()
         for path in sorted(p for p in staged.rglob("*") if p.is_file()):
             assets_digest.update(path.read_bytes())
-        build_site(assets_digest.hexdigest()[:12], version)
-        shutil.copytree(staged, DIST, dirs_exist_ok=True)
-    runtime_dir = DIST / "pyodide" / version
+        build_site(assets_digest.hexdigest()[:12], version, dist, course_file)
+        shutil.copytree(staged, dist, dirs_exist_ok=True)
+    runtime_dir = dist / "pyodide" / version
     runtime_dir.mkdir(parents=True)
     for name, data in files.items():
         (runtime_dir / name).write_bytes(data)
     (runtime_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True))
-    sw_version = write_service_worker(version)
-    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
-    print(f"built {DIST} ({size / 1e6:.1f} MB, build {sw_version})")
+    sw_version = write_service_worker(version, dist)
+    size = sum(p.stat().st_size for p in dist.rglob("*") if p.is_file())
+    print(f"built {dist} ({size / 1e6:.1f} MB, build {sw_version})")
 
 
-def bundle() -> Path:
+def bundle(dist: Path = DIST, out: Path = OFFLINE_ZIP) -> Path:
     """A zip to unpack anywhere and open with `python serve.py`: workers do not run from file://."""
     readme = (ROOT / "runtime" / "OFFLINE.txt").read_text()
-    with zipfile.ZipFile(OFFLINE_ZIP, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in DIST.rglob("*") if p.is_file()):
-            archive.write(path, "tinytorch-course/site/" + path.relative_to(DIST).as_posix())
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in dist.rglob("*") if p.is_file()):
+            archive.write(path, "tinytorch-course/site/" + path.relative_to(dist).as_posix())
         archive.write(ROOT / "runtime" / "serve.py", "tinytorch-course/serve.py")
         archive.writestr("tinytorch-course/README.txt", readme)
-    print(f"wrote {OFFLINE_ZIP} ({OFFLINE_ZIP.stat().st_size / 1e6:.1f} MB)")
-    return OFFLINE_ZIP
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return out
+
+
+def _option(argv: list[str], name: str) -> Path | None:
+    """Take `name VALUE` out of argv (the rest goes on to serve, pytest or the bench)."""
+    if name not in argv:
+        return None
+    at = argv.index(name)
+    value = Path(argv[at + 1])
+    del argv[at:at + 2]
+    return value
 
 
 def main(argv: list[str]) -> int:
+    argv = list(argv)
+    course_file = _option(argv, "--course")
     command = argv[0] if argv else "build"
-    if command not in ("build", "serve", "bundle", "test", "bench"):
+    if command not in ("build", "serve", "bundle", "test", "bench", "autograder"):
         print(__doc__)
         return 2
     try:
         ensure_environment(need_browser=command in ("test", "bench"))
-        build()
+        if command == "autograder":
+            from tinytorch_wasm.grading.gradescope import write_autograder
+            write_autograder(ROOT / "tinytorch-autograder.zip", load_course(course_file), course_file,
+                             private_tests=_option(argv, "--tests"), weights=_option(argv, "--weights"))
+            return 0
+        build(course_file=course_file)
     except BuildError as error:
         print(f"build failed: {error}", file=sys.stderr)
         return 1

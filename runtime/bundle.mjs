@@ -24,10 +24,24 @@ const encodeSvgNamespace = {
   },
 };
 
+// @cfworker/json-schema (the export format's validator) falls back to a base URI on its authors' host where a page
+// has no location; a page always has one, so the fallback becomes a URN that names no host at all.
+const CFWORKER_FALLBACK = "new URL('https://github.com/cfworker')";
+const noFallbackHost = {
+  name: "no-fallback-host",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@cfworker[\\/]json-schema[\\/].*\.js$/ }, async (args) => {
+      const source = await fs.readFile(args.path, "utf8");
+      if (!source.includes(CFWORKER_FALLBACK)) return undefined;
+      return { contents: source.replaceAll(CFWORKER_FALLBACK, "new URL('urn:cfworker')"), loader: "js" };
+    });
+  },
+};
+
 const outDir = process.argv[2];
 const src = path.resolve(import.meta.dirname, "src");
 const common = { bundle: true, format: "esm", minify: true, sourcemap: true, target: "es2020", logLevel: "warning",
-                 plugins: [encodeSvgNamespace] };
+                 plugins: [encodeSvgNamespace, noFallbackHost] };
 await esbuild.build({ ...common, entryPoints: [path.join(src, "main.js")], splitting: true,
                       chunkNames: "chunk-[hash]", outdir: outDir });
 await esbuild.build({ ...common, entryPoints: [path.join(src, "worker.js")], outfile: path.join(outDir, "worker.js") });

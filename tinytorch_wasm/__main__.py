@@ -6,6 +6,7 @@
   python -m tinytorch_wasm milestone 1958 DIR [--json]      run a milestone against the package in DIR
         [--config quick] [--artifacts FOLDER]               (a smaller configuration; where saved arrays go)
   python -m tinytorch_wasm interact 2017 DIR "Q: Hi"         what the milestone's text box answers after a run
+  python -m tinytorch_wasm grade EXPORT... [--csv F] [--json F] [--tests DIR]   grade learners' exported work
 """
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir", type=Path)
     p.add_argument("text")
     p.add_argument("--artifacts", type=Path, help="folder the run saved its arrays in")
+    from .grading import cli as grading_cli
+    grading_cli.add_arguments(commands.add_parser("grade", help="grade learners' exports (docs/grading.md)"))
     args = parser.parse_args(argv)
     where = artifacts.using(args.artifacts) if getattr(args, "artifacts", None) else contextlib.nullcontext()
     with where:
@@ -80,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(args) -> int:
+    if args.command == "grade":
+        from .grading import cli as grading_cli
+        return grading_cli.run(args)
     if args.command == "assemble":
         used = assemble(args.dir, upto=args.upto)
         print(f"wrote the reference package for modules {', '.join(used)} into {args.dir}")

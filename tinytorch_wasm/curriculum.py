@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 CURRICULUM = Path(__file__).resolve().parent.parent / "curriculum"
+STARTER_NAME = "starter.py"  # shipped in place of the reference when a course withholds it
 
 # A reference file marks each exercise's answer between these lines; the starter replaces the block with a stub.
 _SOLUTION_BLOCK = re.compile(
@@ -51,7 +52,12 @@ class Module:
     scratch: str = ""            # what the scratch cell starts with
     requires: tuple[str, ...] = ()
     exercises: tuple[Exercise, ...] = ()
-    mistakes: tuple[Mistake, ...] = field(default=(), repr=False)
+
+    @property
+    def mistakes(self) -> tuple[Mistake, ...]:
+        """Read when asked (a course that withholds this module's solution ships no mistakes file)."""
+        file = self.folder / "mistakes.toml"
+        return tuple(Mistake(**m) for m in tomllib.loads(file.read_text()).get("mistake", [])) if file.exists() else ()
 
     @property
     def reference_file(self) -> Path:
@@ -65,10 +71,21 @@ class Module:
     def lesson_file(self) -> Path:
         return self.folder / "lesson.md"
 
+    @property
+    def starter_file(self) -> Path:
+        """Where a course that withholds this module's solution ships its starter instead (see course.py)."""
+        return self.folder / STARTER_NAME
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference_file.exists()
+
     def reference_source(self) -> str:
         return strip_markers(self.reference_file.read_text())
 
     def starter_source(self) -> str:
+        if not self.has_reference:
+            return self.starter_file.read_text()
         return starter_from(self.reference_file.read_text())
 
 
@@ -91,15 +108,12 @@ def source_hash(text: str) -> str:
 
 def _load(folder: Path) -> Module:
     spec = tomllib.loads((folder / "module.toml").read_text())
-    mistakes_file = folder / "mistakes.toml"
-    mistakes = tomllib.loads(mistakes_file.read_text()).get("mistake", []) if mistakes_file.exists() else []
     return Module(
         id=spec["id"], slug=spec["slug"], title=spec["title"], folder=folder,
         package_path=spec["package_path"], summary=spec.get("summary", ""),
         scratch=spec.get("scratch", ""),
         requires=tuple(spec.get("requires", ())),
         exercises=tuple(Exercise(**e) for e in spec.get("exercises", ())),
-        mistakes=tuple(Mistake(**m) for m in mistakes),
     )
 
 

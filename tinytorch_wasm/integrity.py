@@ -23,11 +23,11 @@ def _function(member) -> types.FunctionType | None:
     return member if isinstance(member, types.FunctionType) else None
 
 
-def _bindings():
+def _bindings(watched=WATCHED):
     """(label, namespace, name, value) for every module, function and class (and class member) of the watched
     modules: `namespace.get(name) is value` while nothing was replaced."""
     for module_name, module in list(sys.modules.items()):
-        if module is None or module_name.split(".")[0] not in WATCHED:
+        if module is None or module_name.split(".")[0] not in watched:
             continue
         yield f"sys.modules[{module_name!r}]", sys.modules, module_name, module
         for name, value in list(vars(module).items()):
@@ -47,8 +47,8 @@ def _read_tree(root: Path) -> dict[str, bytes]:
 class Fingerprint:
     """The watched modules' bindings and code, and every file under `files_root` (if given), as they are now."""
 
-    def __init__(self, files_root: str | Path | None = None):
-        self.bindings = list(_bindings())
+    def __init__(self, files_root: str | Path | None = None, watched: tuple[str, ...] = WATCHED):
+        self.bindings = list(_bindings(watched))
         functions = {id(f): f for *_, value in self.bindings if (f := _function(value))}
         self.code = [(f"{f.__module__}.{f.__qualname__}", f, f.__code__) for f in functions.values()]
         self.files_root = Path(files_root) if files_root else None

@@ -8,13 +8,15 @@ from pathlib import Path
 
 from . import curriculum
 
-MINE, REFERENCE = "mine", "reference"
+MINE, REFERENCE, STARTER = "mine", "reference", "starter"
 
 
-def assemble(dest: Path, learner: dict[str, str] | None = None, upto: str | None = None) -> dict[str, str]:
+def assemble(dest: Path, learner: dict[str, str] | None = None, upto: str | None = None,
+             withheld: frozenset[str] = frozenset()) -> dict[str, str]:
     """Write `dest/tinytorch/...` for every module up to `upto` (all when None).
 
-    `learner` maps a module id to the learner's source for it; a module missing from it gets the reference.
+    `learner` maps a module id to the learner's source for it; a module missing from it gets the reference, or
+    its starter where the course withholds the reference (`withheld`, or no reference file shipped at all).
     Returns which source each module got, so the page can say so.
     """
     learner = learner or {}
@@ -31,8 +33,13 @@ def assemble(dest: Path, learner: dict[str, str] | None = None, upto: str | None
                 package_dir.mkdir(parents=True, exist_ok=True)
                 init.write_text('"""Your TinyTorch, assembled by the course."""\n')
         source = learner.get(module.id)
-        used[module.id] = MINE if source is not None else REFERENCE
-        target.write_text(source if source is not None else module.reference_source())
+        if source is not None:
+            used[module.id] = MINE
+        elif module.id in withheld or not module.has_reference:
+            used[module.id], source = STARTER, module.starter_source()
+        else:
+            used[module.id], source = REFERENCE, module.reference_source()
+        target.write_text(source)
         if module.id == upto:
             break
     forget_package()

@@ -97,15 +97,20 @@ def _message(error: BaseException | None, report) -> str:
     return text
 
 
-def run_module_tests(module_id: str, package_dir: Path) -> dict:
-    """Run one module's tests with `package_dir` first on sys.path; return a JSON-ready result."""
-    module = curriculum.module(module_id)
+def run_module_tests(module_id: str | curriculum.Module, package_dir: Path, *, test_files=None, rootdir=None,
+                     reporter: Reporter | None = None, extra_args=()) -> dict:
+    """Run one module's tests with `package_dir` first on sys.path; return a JSON-ready result.
+
+    The grader (tinytorch_wasm/grading) runs the same function with the instructor's `test_files` too, its own
+    `reporter` and a temporary folder of its own in `extra_args`."""
+    module = module_id if isinstance(module_id, curriculum.Module) else curriculum.module(module_id)
     package_dir = Path(package_dir).resolve()
-    reporter = Reporter(module, package_dir)
+    reporter = reporter or Reporter(module, package_dir)
     # --tb=native: the page shows the Reporter's tracebacks, and pytest's default ones cost a second per failure in
     # the tab (and minutes for a deep recursion, whose frames it compares pairwise).
-    args = [str(module.test_file), "-p", "no:cacheprovider", "--capture=sys", "--import-mode=importlib",
-            "-q", "--tb=native", "--rootdir", str(module.folder), "-c", str(Path(__file__).with_name("pytest.ini"))]
+    args = [*map(str, test_files or [module.test_file]), "-p", "no:cacheprovider", "--capture=sys",
+            "--import-mode=importlib", "-q", "--tb=native", "--rootdir", str(rootdir or module.folder),
+            "-c", str(Path(__file__).with_name("pytest.ini")), *extra_args]
     log = io.StringIO()
     sys.path.insert(0, str(package_dir))
     forget_package()

@@ -1,11 +1,23 @@
 // Export all of a learner's work and progress to one file, and import it back. An import is checked completely
 // before anything is written; a file that is too large, unreadable, from another app or another schema version
-// is refused with a message and changes nothing.
-import { SCHEMA, isObject, validCode, validProgress } from "./storage.js";
+// is refused with a message and changes nothing. What a valid file is lives in one JSON schema, which the grader
+// (tinytorch_wasm/grading) reads too.
+import { Validator } from "@cfworker/json-schema";
+import exportSchema from "../../tinytorch_wasm/grading/export.schema.json";
+import { SCHEMA, isObject } from "./storage.js";
 
-export const FORMAT = "tinytorch-browser-progress";
-export const MAX_BYTES = 5 * 1024 * 1024;
-const MAX_FILE_CHARS = 1024 * 1024;
+export const FORMAT = exportSchema.properties.format.const;
+export const MAX_BYTES = exportSchema["x-max-bytes"];
+let validator = null; // compiled at the first import
+
+/** The message for a file the schema refuses, from where its deepest error is. */
+function damaged(errors) {
+  const deepest = errors.reduce((a, b) => (b.instanceLocation.length > a.instanceLocation.length ? b : a));
+  const [area, key] = deepest.instanceLocation.split("/").slice(1).map(decodeURIComponent);
+  if (area === "modules" && key !== undefined) return `module ${key.slice(0, 20)} in the backup is damaged`;
+  if (area === "progress") return "the progress in the backup is damaged";
+  return "the backup is incomplete or damaged";
+}
 
 export function exportWork(state, course) {
   const modules = {};
@@ -42,20 +54,19 @@ export function parseBackup(text, course) {
     throw new Error("the file is not a course backup (it is not valid JSON)");
   }
   if (!isObject(data) || data.format !== FORMAT) throw new Error("the file is not a TinyTorch course backup");
-  if (data.schema !== SCHEMA) {
+  if (data.schema !== exportSchema.properties.schema.const) {
     throw new Error(`the backup uses version ${JSON.stringify(data.schema)} of the format; this course reads ` +
-      `version ${SCHEMA}`);
+      `version ${exportSchema.properties.schema.const}`);
   }
   if (!isObject(data.modules) || !isObject(data.progress)) throw new Error("the backup is incomplete or damaged");
   const known = new Set(course.modules.map((m) => m.id));
-  for (const [id, record] of Object.entries(data.modules)) {
-    if (!known.has(id)) throw new Error(`the backup holds a module this course does not have (${id.slice(0, 20)})`);
-    if (!isObject(record) || !validCode(record) || record.code.length > MAX_FILE_CHARS) {
-      throw new Error(`module ${id} in the backup is damaged`);
-    }
+  const foreign = Object.keys(data.modules).find((id) => !known.has(id));
+  if (foreign !== undefined) {
+    throw new Error(`the backup holds a module this course does not have (${foreign.slice(0, 20)})`);
   }
-  const { modules = {}, milestones = {} } = data.progress;
-  if (!validProgress({ modules, milestones })) throw new Error("the progress in the backup is damaged");
+  validator = validator || new Validator(exportSchema, "2020-12", false);
+  const checked = validator.validate(data);
+  if (!checked.valid) throw new Error(damaged(checked.errors));
   return data;
 }
 

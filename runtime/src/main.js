@@ -4,6 +4,7 @@
 // Only what starts Python is loaded up front; each panel's code (editor, charts) is fetched when its page needs it.
 import { PythonRuntime } from "./python.js";
 import { Store, CourseState } from "./storage.js";
+import { followEmbedAlias, setUpCopyButtons } from "./links.js";
 
 const script = document.getElementById("tt-main");
 const root = new URL(".", new URL(script.dataset.root, location.href)).href; // the site root, ending in "/"
@@ -20,16 +21,20 @@ function registerServiceWorker() {
 // Each kind of panel: whether it needs Python, and how to set it up once the course description has loaded.
 const panels = {
   ".tt-workbench": async (node, context, runtime) => {
-    const [{ Workbench }, { makeRunnable }] = await Promise.all([import("./workbench.js"), import("./experiments.js")]);
+    const [{ Workbench }, { makeRunnable }, { finishFirst }] = await Promise.all([import("./workbench.js"),
+      import("./experiments.js"), import("./withheld.js")]);
     const module = context.course.modules.find((m) => m.id === node.dataset.module);
     const workbench = new Workbench(node, { ...context, module, runtime });
     makeRunnable(workbench);
+    finishFirst(node, context.course.modules.filter((m) => m.id < module.id), context);
     return { runtime, workbench };
   },
   ".tt-milestone": async (node, context, runtime) => {
-    const { MilestonePanel } = await import("./milestone.js");
+    const [{ MilestonePanel }, { finishFirst }] = await Promise.all([import("./milestone.js"), import("./withheld.js")]);
     const milestone = context.course.milestones.find((m) => m.id === node.dataset.milestone);
-    return { runtime, milestone: new MilestonePanel(node, { ...context, milestone, runtime }) };
+    const panel = new MilestonePanel(node, { ...context, milestone, runtime });
+    finishFirst(node, context.course.modules.filter((m) => m.id <= milestone.requires), context);
+    return { runtime, milestone: panel };
   },
   ".tt-progress-page": async (node, context) => {
     const { ProgressPage } = await import("./progress.js");
@@ -52,6 +57,7 @@ async function start(selector, node) {
 }
 
 function setUpPanels() {
+  setUpCopyButtons(root);
   for (const selector of Object.keys(panels)) {
     const node = document.querySelector(selector);
     if (!node) continue;
@@ -64,5 +70,7 @@ function setUpPanels() {
 }
 
 registerServiceWorker();
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpPanels);
+if (followEmbedAlias(root)) {
+  // leaving for the embed view
+} else if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpPanels);
 else setUpPanels();

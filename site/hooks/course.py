@@ -8,7 +8,13 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tinytorch_wasm import curriculum, milestones  # noqa: E402
+from tinytorch_wasm import course as courses  # noqa: E402
+
+
+def course_of(config):
+    """The course this build makes: build.py passes its course.toml (tinytorch_wasm/course.py)."""
+    path = ((config.get("extra") or {}).get("tt") or {}).get("course") or None
+    return courses.load(Path(path) if path else None)
 
 
 def _page(source: Path, marker: str, panel: str) -> str:
@@ -21,20 +27,24 @@ def _page(source: Path, marker: str, panel: str) -> str:
 
 def on_config(config):
     """The navigation follows the course: home, the modules in order, the milestones in history, progress."""
+    course = course_of(config)
+    config["extra"]["tt_course"] = course  # for the other hooks (instructors.py)
+    config["site_name"] = course.title
     config["nav"] = [
         {"Home": "index.md"},
-        {"Modules": [{f"{m.id} · {m.title}": f"modules/{m.id}-{m.slug}.md"} for m in curriculum.modules()]},
-        {"Milestones": [{f"{m.year} · {m.title}": f"milestones/{m.id}-{m.slug}.md"} for m in milestones.milestones()]},
+        {"Modules": [{f"{m.id} · {m.title}": f"modules/{m.id}-{m.slug}.md"} for m in course.modules]},
+        {"Milestones": [{f"{m.year} · {m.title}": f"milestones/{m.id}-{m.slug}.md"} for m in course.milestones]},
         {"Your progress": "progress.md"},
     ]
     return config
 
 
 def on_files(files, config):
-    for m in curriculum.modules():
+    course = config["extra"]["tt_course"]
+    for m in course.modules:
         page = _page(m.lesson_file, "<!-- workbench -->", f'<div class="tt-workbench" data-module="{m.id}"></div>')
         files.append(File.generated(config, f"modules/{m.id}-{m.slug}.md", content=page))
-    for m in milestones.milestones():
+    for m in course.milestones:
         page = _page(m.story_file, "<!-- milestone -->", f'<div class="tt-milestone" data-milestone="{m.id}"></div>')
         files.append(File.generated(config, f"milestones/{m.id}-{m.slug}.md", content=page))
     return files
@@ -46,9 +56,10 @@ def on_page_markdown(markdown, page, config, files):
     page.meta["python"] = 'class="tt-workbench"' in markdown or 'class="tt-milestone"' in markdown
     if "<!-- module-list -->" not in markdown:
         return markdown
+    course = config["extra"]["tt_course"]
     rows = ["| # | Module | What you build |", "|---|---|---|"]
-    rows += [f"| {m.id} | [{m.title}](modules/{m.id}-{m.slug}.md) | {m.summary} |" for m in curriculum.modules()]
+    rows += [f"| {m.id} | [{m.title}](modules/{m.id}-{m.slug}.md) | {m.summary} |" for m in course.modules]
     rows += ["", "| Year | Milestone | Needs modules |", "|---|---|---|"]
     rows += [f"| {m.year} | [{m.title}](milestones/{m.id}-{m.slug}.md): {m.summary} | 01-{m.requires} |"
-             for m in milestones.milestones()]
+             for m in course.milestones]
     return markdown.replace("<!-- module-list -->", "\n".join(rows))
