@@ -137,7 +137,7 @@ def _saved_gpt():
                         True), None
 
 
-def tinytalks_gpt(steps: int = 60, seed: int = 2017, lr: float = 0.01, batch: int = 16) -> TinyTalksGPT:
+def tinytalks_gpt(steps: int = 40, seed: int = 2017, lr: float = 0.01, batch: int = 16) -> TinyTalksGPT:
     """The 2017 milestone's character-level GPT on TinyTalks: the one the learner trained and saved there when it
     is carried to this page and fits their package, else a GPT of the same shape trained here for `steps` steps
     (seconds; its text is far rougher). `.source` says which and why. The stand-in is trained with the learner's
