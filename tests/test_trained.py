@@ -74,3 +74,21 @@ def test_the_gpt_saved_by_the_2017_milestone_is_used_when_it_fits(gpt_package):
         "model": shape, "tokenizer": {"kind": "char", "vocab": list(tokenizer.vocab)}})
     talker = trained.tinytalks_gpt(steps=3)
     assert not talker.saved and "does not fit" in talker.source
+
+
+def test_a_gpt_saved_with_a_bpe_tokenizer_gets_that_tokenizer_back(gpt_package):
+    from tinytorch.models.transformer import GPT
+    from tinytorch.text.tokenization import BPETokenizer
+    from tinytorch_wasm.datasets import load_tinytalks
+
+    tokenizer = BPETokenizer(260).train(load_tinytalks().train)
+    shape = {"vocab_size": 260, "embed_dim": 8, "num_layers": 1, "num_heads": 2, "max_seq_len": 16}
+    spec = {"kind": "BPETokenizer", "vocab_size": 260, "check": {"text": "Q: Hi", "ids": tokenizer.encode("Q: Hi")}}
+    artifacts.save("tiny-gpt", artifacts.state_dict(GPT(**shape)), meta={"model": shape, "tokenizer": spec})
+    talker = trained.tinytalks_gpt(steps=3)
+    assert talker.saved and talker.tokenizer.encode("Q: Hi") == tokenizer.encode("Q: Hi")
+
+    spec["check"]["ids"] = [0] * 3  # a tokenizer that changed since the GPT learned with it
+    artifacts.save("tiny-gpt", artifacts.state_dict(GPT(**shape)), meta={"model": shape, "tokenizer": spec})
+    talker = trained.tinytalks_gpt(steps=3)
+    assert not talker.saved and "cuts text differently" in talker.source

@@ -24,7 +24,7 @@ import numpy as np
 from . import artifacts
 from .datasets import load_tinydigits, load_tinytalks
 
-_kept: dict[tuple, list[np.ndarray]] = {}  # (what, settings, package fingerprint) -> the trained parameters
+_kept: dict[tuple, object] = {}  # (what, settings, package fingerprint) -> the trained parameters (or tokenizer)
 
 
 def _package_fingerprint() -> str:
@@ -111,9 +111,27 @@ class TinyTalksGPT(NamedTuple):
     saved: bool        # True: the one the learner trained in the 2017 milestone
 
 
-def _char_tokenizer(vocab):
-    from tinytorch.text.tokenization import CharTokenizer
-    return CharTokenizer().build_vocab("".join(vocab[1:]))  # vocab[0] is <unk>; the rest come back sorted
+def _describe(shape: dict) -> str:
+    return (f"{shape.get('vocab_size', '?')} token ids, width {shape['embed_dim']}, {shape['num_layers']} layer(s), "
+            f"{shape['num_heads']} heads, a window of {shape['max_seq_len']} tokens")
+
+
+def _saved_tokenizer(spec: dict):
+    """The learner's tokenizer the saved GPT's ids belong to, from the artifact's description of it: a CharTokenizer
+    from its vocabulary, or their BPETokenizer trained again on TinyTalks (deterministic) and checked against the ids
+    it gave when the GPT was saved. A ValueError says why it does not fit."""
+    from tinytorch.text.tokenization import BPETokenizer, CharTokenizer
+    if spec.get("kind") == "char":
+        return CharTokenizer().build_vocab("".join(spec["vocab"][1:]))  # [0] is <unk>; the rest come back sorted
+    if spec.get("kind") != "BPETokenizer":
+        raise ValueError(f"a tokenizer of kind {spec.get('kind')!r} is not known here")
+    key = ("BPE", spec["vocab_size"], _package_fingerprint())
+    if key not in _kept:
+        _kept[key] = BPETokenizer(spec["vocab_size"]).train(load_tinytalks().train)
+    tokenizer = _kept[key]
+    if tokenizer.encode(spec["check"]["text"]) != spec["check"]["ids"]:
+        raise ValueError("your BPETokenizer cuts text differently from the one it learned with")
+    return tokenizer
 
 
 def _saved_gpt():
@@ -126,15 +144,15 @@ def _saved_gpt():
     if saved is None:
         return None, "no GPT of yours is saved yet (the 2017 milestone saves it when its run ends)"
     try:
-        tokenizer = _char_tokenizer(saved.meta["tokenizer"]["vocab"])
+        tokenizer = _saved_tokenizer(saved.meta["tokenizer"])
         model = GPT(**saved.meta["model"])
         artifacts.load_state_dict(model, saved.arrays)
     except (KeyError, TypeError, ValueError) as exc:
         return None, f"the saved GPT does not fit your package now ({exc})"
     loss = saved.meta.get("validation_loss")
     trained = f", validation loss {loss:.2f} nats/char" if isinstance(loss, (int, float)) else ""
-    return TinyTalksGPT(model, tokenizer, f"your GPT from the 2017 milestone ({saved.meta['model']}{trained})",
-                        True), None
+    return TinyTalksGPT(model, tokenizer, f"your GPT from the 2017 milestone ({_describe(saved.meta['model'])}"
+                                          f"{trained})", True), None
 
 
 def tinytalks_gpt(steps: int = 40, seed: int = 2017, lr: float = 0.01, batch: int = 16) -> TinyTalksGPT:
@@ -158,7 +176,8 @@ def tinytalks_gpt(steps: int = 40, seed: int = 2017, lr: float = 0.01, batch: in
     key = ("tiny GPT", steps, seed, lr, batch, _package_fingerprint())
     np.random.seed(seed)
     model = GPT(tokenizer.vocab_size, **TINY_GPT_SHAPE)
-    source = (f"a stand-in GPT {TINY_GPT_SHAPE} trained here for {steps} steps, because {why}; the 2017 "
+    shape = _describe({"vocab_size": tokenizer.vocab_size, **TINY_GPT_SHAPE})
+    source = (f"a stand-in GPT reading characters ({shape}) trained here for {steps} steps, because {why}; the 2017 "
               "milestone trains yours much further")
     if key in _kept:
         for p, value in zip(model.parameters(), _kept[key]):
