@@ -269,6 +269,11 @@ def test_cached_generation_past_the_context_matches_generate():
     assert cached == plain, (
         f"past max_seq_len = 6, generate crops the context and every position shifts: the cache must start over "
         f"on the new window (reset and run it again). Cached gave {cached}, module 13 gave {plain}")
+    long_prompt = [1, 2, 3, 4, 5, 6, 7, 8]
+    disable_kv_cache(gpt)
+    plain = gpt.generate(long_prompt, 2, temperature=0)
+    assert enable_kv_cache(gpt).generate(long_prompt, 2, temperature=0) == plain, (
+        "a prompt of 8 tokens with max_seq_len = 6: run its last 6 tokens, as module 13 does")
 
 
 @pytest.mark.exercise("18.5")
