@@ -218,7 +218,8 @@ def write_service_worker(pyodide_version: str, dist: Path = DIST) -> str:
         digest.update(rel.encode() + sha256_of(path).encode())
         files.append(rel)
     version = digest.hexdigest()[:16]
-    header = (f"const BUILD = {json.dumps({'version': version, 'pyodide': pyodide_version, 'files': files})};\n")
+    policy = (dist / "assets" / "tt" / "worker-policy.txt").read_text()  # written by site/hooks/security.py
+    header = (f"const BUILD = {json.dumps({'version': version, 'pyodide': pyodide_version, 'files': files, 'workerPolicy': policy})};\n")
     (dist / "sw.js").write_text(header + (ROOT / "runtime" / "src" / "sw.js").read_text())
     return version
 

@@ -140,3 +140,28 @@ def test_the_offline_bundle_holds_the_site_and_its_server(dist):
         assert {"tinytorch-course/serve.py", "tinytorch-course/README.txt",
                 "tinytorch-course/site/index.html", "tinytorch-course/site/sw.js"} <= names
         assert "python3 serve.py" in bundle.read("tinytorch-course/README.txt").decode()
+
+
+def test_the_sitemap_lists_every_page_only_when_the_deployed_address_is_set(tmp_path):
+    """A sitemap needs absolute addresses: with site_url set every page is listed under it (not the not-found
+    page); without it (the default, which works at any address) the build writes none, rather than an empty one."""
+    from mkdocs.commands.build import build as mkdocs_build
+    from mkdocs.config import load_config
+    from tinytorch_wasm import curriculum
+    for site_url in ("https://example.org/course/", None):
+        out = tmp_path / ("with" if site_url else "without")
+        config = load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out), site_url=site_url)
+        config["extra"]["tt"] = {"version": "test", "pyodide": "0"}
+        config.plugins.on_startup(command="build", dirty=False)
+        try:
+            mkdocs_build(config)
+        finally:
+            config.plugins.on_shutdown()
+        if site_url is None:
+            assert not (out / "sitemap.xml").exists()
+            continue
+        locs = re.findall(r"<loc>([^<]+)</loc>", (out / "sitemap.xml").read_text())
+        assert "https://example.org/course/" in locs and "https://example.org/course/progress/" in locs
+        for m in curriculum.modules():
+            assert f"https://example.org/course/modules/{m.id}-{m.slug}/" in locs
+        assert not any("not-found" in loc for loc in locs)

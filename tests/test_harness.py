@@ -10,7 +10,7 @@ import pytest
 from tinytorch_wasm import curriculum, tab
 from tinytorch_wasm.curriculum import Mistake, starter_from, strip_markers
 from tinytorch_wasm.package import assemble
-from tinytorch_wasm.profiling import profile
+from tinytorch_wasm.profiling import imported_modules, profile
 from tinytorch_wasm.running import execute, run_file
 from tinytorch_wasm.testing import run_module_tests
 
@@ -119,6 +119,33 @@ def test_profile_names_the_learners_functions(tmp_path):
     assert result["ok"] and result["peak_bytes"] > 64 * 64 * 4
     names = [row["function"] for row in result["functions"]]
     assert "matmul" in names and not any("tinytorch_wasm" in row["where"] for row in result["functions"])
+
+
+def test_profile_measures_the_snippet_not_the_imports_and_lists_the_learners_frames_first(tmp_path):
+    """Importing the package (reading and compiling its files) is set-up, outside the measurement: no import-system
+    or file-reading frame is listed, and the learner's own frames (snippet, package) come before NumPy's."""
+    assemble(tmp_path, upto="01")
+    result = profile("import numpy as np\nfrom tinytorch.core.tensor import Tensor\n"
+                     "def work():\n    a = Tensor(np.ones((64, 64)))\n    for _ in range(5):\n        a @ a\n"
+                     "work()\n", "<scratch>", tmp_path)
+    rows = result["functions"]
+    assert result["ok"] and rows, result
+    mine = [r["mine"] for r in rows]
+    assert mine == sorted(mine, reverse=True) and mine[0], "the learner's frames come first"
+    assert {"work", "matmul", "__matmul__"} <= {r["function"] for r in rows if r["mine"]}
+    assert any(r["where"].startswith("tinytorch/core/tensor.py:") for r in rows)
+    for r in rows:
+        assert not any(word in r["function"] for word in ("invalidate_caches", "read", "open_code", "_lsprof",
+                                                         "compile", "__exit__", "_find_and_load")), r
+    assert imported_modules("import a.b\nfrom c import d, e\nfrom . import f\n") == ["a.b", "c", "c.d", "c.e"]
+
+
+def test_profile_of_a_failing_snippet_reports_its_error(tmp_path):
+    assemble(tmp_path, upto="01")
+    for code, error in (("1 / 0", "ZeroDivisionError"), ("def (", "SyntaxError"),
+                        ("import no_such_module_here", "ModuleNotFoundError")):
+        result = profile(code, "<scratch>", tmp_path)
+        assert not result["ok"] and error in result["error"], result
 
 
 def test_tab_requests_round_trip_as_json(tmp_path, monkeypatch):

@@ -33,11 +33,14 @@ def line(x, series: dict, title: str, xlabel: str = "", ylabel: str = "", log_x:
                    "log_y": log_y, "x": _floats(x), "series": {k: _floats(v) for k, v in series.items()}})
 
 
-def scatter(groups: dict, title: str, xlabel: str = "", ylabel: str = "", lines: dict | None = None) -> None:
-    """Point clouds, `{name: (xs, ys)}`, plus optional straight segments `{name: ((x0, x1), (y0, y1))}`."""
+def scatter(groups: dict, title: str, xlabel: str = "", ylabel: str = "", lines: dict | None = None,
+            background: dict | None = None) -> None:
+    """Point clouds, `{name: (xs, ys)}`, drawn large; optional straight segments `{name: ((x0, x1), (y0, y1))}`;
+    and optional `background` point clouds drawn small and pale beneath them (say, a model's answer on a grid)."""
+    def pairs(named):
+        return {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in (named or {}).items()}
     emit("chart", {"kind": "scatter", "title": title, "xlabel": xlabel, "ylabel": ylabel,
-                   "groups": {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in groups.items()},
-                   "lines": {k: [_floats(xs), _floats(ys)] for k, (xs, ys) in (lines or {}).items()}})
+                   "groups": pairs(groups), "lines": pairs(lines), "background": pairs(background)})
 
 
 def images(title: str, images, labels=None, same_scale: bool = False) -> None:

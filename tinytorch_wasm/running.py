@@ -1,6 +1,7 @@
 """Run the learner's file or a snippet with their package importable, reporting errors as they would read them."""
 from __future__ import annotations
 
+import contextlib
 import linecache
 import sys
 import time
@@ -32,14 +33,18 @@ MEMORY_HINT = ("(Your code asked for more memory than the tab can give: its Pyth
                "usable.)\n")
 
 
-def execute(code: str, filename: str, package_dir: Path) -> dict:
-    """Run `code` as __main__; never raises: every outcome becomes data the page can show."""
+def execute(code: str, filename: str, package_dir: Path, measure=None) -> dict:
+    """Run `code` as __main__; never raises: every outcome becomes data the page can show.
+
+    `measure`, a context manager factory, wraps only the running of the code (not putting the package on the path):
+    profiling measures the learner's code and nothing else."""
     started = time.perf_counter()
     error, stopped, note = None, False, None
     with package_on_path(package_dir):
         try:
             compiled = compile_snippet(code, filename)
-            exec(compiled, {"__name__": "__main__", "__file__": filename})
+            with measure() if measure else contextlib.nullcontext():
+                exec(compiled, {"__name__": "__main__", "__file__": filename})
         except KeyboardInterrupt:
             stopped, error = True, "Stopped: KeyboardInterrupt."
         except SystemExit as exc:

@@ -17,23 +17,35 @@ function lineData(spec) {
   };
 }
 
-// Scatter groups with their own x values become one sorted x axis with gaps (null) elsewhere.
+// Scatter groups with their own x values become one sorted x axis with gaps (null) elsewhere. Background groups
+// (a decision region on a grid) are drawn first, small and pale; the data points on top, large and outlined.
 function scatterData(spec) {
-  const groups = Object.entries(spec.groups).map(([label, xy]) => ({ label, xy, points: true }));
-  const lines = Object.entries(spec.lines || {}).map(([label, xy]) => ({ label, xy, points: false }));
-  const all = [...groups, ...lines];
+  const kinds = [["background", spec.background], ["points", spec.groups], ["line", spec.lines]];
+  const all = kinds.flatMap(([kind, named]) => Object.entries(named || {}).map(([label, xy]) => ({ label, xy, kind })));
   const points = [];
   all.forEach((g, gi) => g.xy[0].forEach((x, i) => points.push([x, gi, g.xy[1][i]])));
   points.sort((a, b) => a[0] - b[0]);
   const data = [points.map((p) => p[0]), ...all.map((_, gi) => points.map((p) => (p[1] === gi ? p[2] : null)))];
-  const series = all.map((g, i) => ({
-    label: g.label, stroke: PALETTE[i % PALETTE.length],
-    width: g.points ? 0 : 2, spanGaps: !g.points,
-    paths: g.points ? () => null : undefined,
-    points: { show: g.points, size: 6, fill: PALETTE[i % PALETTE.length] },
-  }));
+  const counters = { background: 0, points: 0, line: 0 };
+  const series = all.map((g) => {
+    const colour = PALETTE[counters[g.kind]++ % PALETTE.length];
+    if (g.kind === "line") return { label: g.label, stroke: colour, width: 2, spanGaps: true, points: { show: false } };
+    const background = g.kind === "background";
+    // `fill` draws nothing here (no paths): it colours the series' square in the legend.
+    return { label: g.label, stroke: background ? colour + "66" : "#000", fill: background ? colour + "66" : colour,
+      width: 0, paths: () => null,
+      points: { show: true, size: background ? 5 : 11, width: background ? 0 : 1.5,
+        stroke: background ? colour + "66" : "#000", fill: background ? colour + "66" : colour } };
+  });
   return { data, series };
 }
+
+// A margin around the data, so that points on the edge are drawn whole (and uPlot, which finds the visible points
+// by index, draws every point of a column at the edge, not only the first).
+const padded = (u, min, max) => {
+  const pad = (max - min || 1) * 0.06;
+  return [min - pad, max + pad];
+};
 
 export class ChartBoard {
   constructor(container) {
@@ -63,7 +75,9 @@ export class ChartBoard {
     const width = Math.max(280, Math.min(640, this.container.clientWidth || 560));
     chart.plot = new uPlot({
       title: spec.title, width, height: layout.height || 260,
-      scales: layout.scales || { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } },
+      legend: { live: false }, // the series names only: values under the cursor would show "--" until hovered
+      scales: layout.scales || (spec.kind === "scatter" ? { x: { time: false, range: padded }, y: { range: padded } }
+        : { x: { time: false, distr: spec.log_x ? 3 : 1 }, y: { distr: spec.log_y ? 3 : 1 } }),
       axes: layout.axes || [{ label: spec.xlabel, stroke: "currentColor" }, { label: spec.ylabel, stroke: "currentColor" }],
       series: [layout.xSeries || { label: spec.xlabel || "x" }, ...series],
     }, data, figure);

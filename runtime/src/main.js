@@ -40,6 +40,10 @@ const panels = {
     const { ProgressPage } = await import("./progress.js");
     return { progress: new ProgressPage(node, context) };
   },
+  ".tt-not-found": async (node, context) => {
+    const { NotFound } = await import("./notfound.js");
+    return { notFound: new NotFound(node, context) };
+  },
 };
 
 // Python is the long pole: on pages that need it, the page head has already started its worker; this adopts it.

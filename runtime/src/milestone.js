@@ -12,7 +12,8 @@ export class MilestonePanel {
     const notices = el("div", { class: "tt-notices", "aria-live": "polite" });
     const m = milestone;
     this.status = new RuntimeStatus(runtime);
-    this.live = el("p", { class: "tt-live", role: "status" });
+    // The step-by-step line is not a live region (it changes many times a second); the verdict is.
+    this.live = el("p", { class: "tt-live" });
     this.verdict = el("p", { class: "tt-summary", role: "status" });
     this.run = el("button", { class: "md-button md-button--primary", onclick: () => this.start() }, "Run milestone");
     this.stopButton = el("button", { class: "md-button", disabled: true, onclick: () => this.stop() }, "Stop");
@@ -39,8 +40,16 @@ export class MilestonePanel {
   showSaved() {
     const saved = this.state.progress().milestones[this.milestone.id];
     if (!saved) return;
-    this.verdict.textContent = `Your last run (${new Date(saved.at).toLocaleString()}): ${this.describe(saved)}`;
+    this.verdict.textContent = this.history(saved, "Your last run");
     this.root.dataset.result = saved.passed ? "passed" : "not-passed";
+  }
+
+  /** The latest attempt, and the best one when it is another (a stop or failure never hides a success). */
+  history(saved, latest) {
+    const when = (r) => new Date(r.at).toLocaleString();
+    const text = `${latest} (${when(saved)}): ${this.describe(saved)}`;
+    const best = saved.best;
+    return best && best.at !== saved.at ? `${text} Your best run (${when(best)}): ${this.describe(best)}` : text;
   }
 
   describe(r) {
@@ -77,7 +86,8 @@ export class MilestonePanel {
       peakWasmBytes: reply.wasmHeapBytes || null };
     this.state.saveMilestone(this.milestone.id, saved);
     this.live.textContent = "";
-    this.verdict.textContent = `${this.milestone.year} ${this.milestone.title}: ${this.describe(saved)}`;
+    this.verdict.textContent = this.history(this.state.progress().milestones[this.milestone.id] || saved,
+      `${this.milestone.year} ${this.milestone.title}, this run`);
     this.root.dataset.result = saved.passed ? "passed" : "not-passed";
     if (reply.wasmHeapBytes && !reply.memoryReleased) this.status.memory(reply.wasmHeapBytes);
   }

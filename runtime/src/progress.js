@@ -3,6 +3,7 @@ import { exportWork, download, parseBackup, restoreBackup, checkSize } from "./b
 import { el, seconds, reportStorage } from "./ui.js";
 
 const date = (iso) => (iso ? new Date(iso).toLocaleDateString() : "");
+const modulesCount = (n) => (n === 1 ? "the code of 1 module" : `the code of ${n} modules`);
 
 export class ProgressPage {
   constructor(root, { course, state }) {
@@ -10,12 +11,14 @@ export class ProgressPage {
     this.message = el("div", { class: "tt-notices", role: "status", "aria-live": "polite" });
     const storageNotices = el("div", { class: "tt-notices", "aria-live": "polite" });
     this.tables = el("div");
-    const file = el("input", { type: "file", accept: ".json,application/json", class: "tt-import-file",
-      "aria-label": "Import a course backup", onchange: () => this.importFile(file) });
+    // The file field stays hidden: the button opens it (the browser's own "Choose file" is no part of the page).
+    const file = el("input", { type: "file", accept: ".json,application/json", class: "tt-import-file", hidden: true,
+      tabindex: "-1", "aria-hidden": "true", onchange: () => this.importFile(file) });
     root.replaceChildren(
       el("div", { class: "tt-buttons" },
-        el("button", { class: "md-button md-button--primary", onclick: () => this.exportFile() }, "Export all work"),
-        el("label", { class: "md-button" }, "Import a backup… ", file)),
+        el("button", { class: "md-button md-button--primary", type: "button", onclick: () => this.exportFile() },
+          "Export all work"),
+        el("button", { class: "md-button", type: "button", onclick: () => file.click() }, "Import a backup…"), file),
       this.message, storageNotices, this.tables);
     reportStorage(state.store, storageNotices);
     this.render();
@@ -40,14 +43,18 @@ export class ProgressPage {
         el("td", {}, el("a", { href: `${this.course.root}${m.url}` }, m.title)), el("td", {}, text));
     });
     const results = this.state.progress().milestones;
+    const describe = (m, r) => `${r.passed ? "reached" : r.stopped ? "stopped" : "not reached"}: ${m.metric} ` +
+      `${r.value === null || r.value === undefined ? "n/a" : (100 * r.value).toFixed(1) + " %"} in ` +
+      `${seconds(r.seconds || 0)} (${date(r.at)})`;
     const milestones = this.course.milestones.map((m) => {
-      const r = results[m.id];
-      const text = !r ? "not run yet" : `${r.passed ? "reached" : r.stopped ? "stopped" : "not reached"}: ${m.metric} ` +
-        `${r.value === null || r.value === undefined ? "n/a" : (100 * r.value).toFixed(1) + " %"} in ` +
-        `${seconds(r.seconds || 0)} (${date(r.at)})`;
-      return el("tr", { "data-milestone": m.id, "data-state": r ? (r.passed ? "passed" : "not-passed") : "not-run" },
+      const latest = results[m.id];
+      const best = latest && (latest.best || latest);
+      const cells = !latest ? [el("td", {}, "not run yet"), el("td", {}, "")] :
+        [el("td", { class: "tt-best" }, describe(m, best)),
+          el("td", { class: "tt-latest" }, best.at === latest.at ? "the same run" : describe(m, latest))];
+      return el("tr", { "data-milestone": m.id, "data-state": best ? (best.passed ? "passed" : "not-passed") : "not-run" },
         el("td", {}, String(m.year)), el("td", {}, el("a", { href: `${this.course.root}${m.url}` }, m.title)),
-        el("td", {}, text));
+        ...cells);
     });
     const done = this.course.modules.filter((m) => this.moduleState(m)[0] === "passed").length;
     this.tables.replaceChildren(
@@ -55,7 +62,7 @@ export class ProgressPage {
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "#"), el("th", {}, "Module"), el("th", {}, "State"))),
         el("tbody", {}, ...rows)),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Year"), el("th", {}, "Milestone"),
-        el("th", {}, "Your result"))), el("tbody", {}, ...milestones)));
+        el("th", {}, "Your best result"), el("th", {}, "Your latest attempt"))), el("tbody", {}, ...milestones)));
   }
 
   say(text, kind) {
@@ -65,7 +72,7 @@ export class ProgressPage {
   exportFile() {
     const backup = exportWork(this.state, this.course);
     download(`tinytorch-progress-${backup.exportedAt.slice(0, 10)}.json`, JSON.stringify(backup, null, 1));
-    this.say(`Exported ${Object.keys(backup.modules).length} modules' code and your progress.`, "success");
+    this.say(`Exported ${modulesCount(Object.keys(backup.modules).length)} and your progress.`, "success");
   }
 
   async importFile(input) {
@@ -77,9 +84,9 @@ export class ProgressPage {
       const backup = parseBackup(await file.text(), this.course);
       const count = Object.keys(backup.modules).length;
       if (!window.confirm(`Replace the work in this browser with the backup from ${date(backup.exportedAt)} ` +
-        `(${count} modules)?`)) return;
+        `(${count === 1 ? "1 module" : `${count} modules`})?`)) return;
       restoreBackup(this.state, this.course, backup);
-      this.say(`Imported ${count} modules' code and the progress from ${file.name}.`, "success");
+      this.say(`Imported ${modulesCount(count)} and the progress from ${file.name}.`, "success");
     } catch (error) {
       this.say(`Not imported: ${error.message}. Nothing was changed.`, "failure");
     }

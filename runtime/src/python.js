@@ -17,6 +17,15 @@ function adoptEarlyWorker(workerUrl) {
   return early;
 }
 
+/** What a Stop did, in one sentence for the learner (after "Stopped: " or "Tests stopped: "). */
+export function describeStop(reply) {
+  if (reply.how !== "restart") return "Python was interrupted and is ready for the next run.";
+  return (reply.interruptible
+    ? "Python did not respond to the interrupt (it was busy inside NumPy or another compiled library), "
+    : "this host gives no way to interrupt Python (it sends no cross-origin isolation headers), ") +
+    "so it was restarted. Your code is safe.";
+}
+
 export class PythonRuntime extends EventTarget {
   constructor({ workerUrl }) {
     super();
@@ -126,7 +135,7 @@ export class PythonRuntime extends EventTarget {
   async stop(reason = "you pressed Stop", timedOut = false) {
     if (!this.pending) return null;
     const pending = this.pending;
-    pending.stopped = { reason, timedOut }; // the reply says why it ended early
+    pending.stopped = { stopped: true, how: "interrupt", reason, timedOut }; // the reply says why it ended early
     const started = performance.now();
     if (this.interrupt) {
       this.interrupt[0] = 2; // SIGINT: Python raises KeyboardInterrupt at its next check
@@ -143,9 +152,10 @@ export class PythonRuntime extends EventTarget {
       }
     }
     this.restart(); // the fresh Python boots in the background; the next request waits for it
-    pending.resolve({ ok: false, stopped: true, restarted: true, reason, timedOut,
-      error: `Stopped (${reason}): Python did not respond, so it was restarted. Your code is safe.` });
-    return { how: "restart", ms: performance.now() - started, reason };
+    const stopped = { ok: false, stopped: true, restarted: true, how: "restart", interruptible: !!this.interrupt,
+      reason, timedOut };
+    pending.resolve({ ...stopped, error: `Stopped: ${describeStop(stopped)}` });
+    return { how: "restart", ms: performance.now() - started, reason, interruptible: stopped.interruptible };
   }
 
   restart() {

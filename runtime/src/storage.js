@@ -8,13 +8,34 @@ export const isObject = (v) => v !== null && typeof v === "object" && !Array.isA
 
 // The type of each field the pages read from saved progress. A record of another shape (another app's, or a
 // damaged one) is refused before it reaches a page, where, say, a text `seconds` would throw.
-const MODULE_FIELDS = { started: "boolean", passed: "boolean", passedAt: "string", source: "string",
-  lastRun: "object" };
+const MODULE_FIELDS = { started: "boolean", passed: "boolean", passedAt: "string", passedHash: "string",
+  source: "string", lastRun: "object" };
 const RUN_FIELDS = { passed: "number", total: "number", at: "string" };
 const MILESTONE_FIELDS = { value: "number", passed: "boolean", stopped: "boolean", error: "string", seconds: "number",
-  metric: "string", at: "string", peakWasmBytes: "number" };
+  metric: "string", at: "string", peakWasmBytes: "number", best: "object" };
 const fits = (record, fields) => isObject(record) &&
   Object.entries(fields).every(([name, type]) => record[name] == null || typeof record[name] === type);
+const validMilestone = (m) => fits(m, MILESTONE_FIELDS) && (m.best == null || fits(m.best, MILESTONE_FIELDS));
+
+/** A short fingerprint of a text (cyrb53): which code passed its tests, without keeping a copy of it. */
+export function codeHash(text) {
+  let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+/** The better of two milestone results: a success beats none, then the higher measured value. */
+function better(a, b) {
+  if (!a) return b;
+  if (a.passed !== b.passed) return a.passed ? a : b;
+  return (b.value ?? -Infinity) > (a.value ?? -Infinity) ? b : a;
+}
 
 export const validCode = (record) => typeof record.code === "string" &&
   fits(record, { starterHash: "string", updatedAt: "string" });
@@ -22,7 +43,7 @@ export const validCode = (record) => typeof record.code === "string" &&
 export const validProgress = (progress) => isObject(progress.modules) && isObject(progress.milestones) &&
   Object.values(progress.modules).every((m) => fits(m, MODULE_FIELDS) &&
     (m.lastRun == null || fits(m.lastRun, RUN_FIELDS))) &&
-  Object.values(progress.milestones).every((m) => fits(m, MILESTONE_FIELDS));
+  Object.values(progress.milestones).every(validMilestone);
 
 export class Store extends EventTarget {
   constructor(namespace) {
@@ -147,16 +168,59 @@ export class CourseState {
     return this.store.write("progress", progress);
   }
 
+  /** Keep the latest attempt, and beside it the best one so far (a stopped or failed run never hides a success). */
   saveMilestone(milestoneId, result) {
     const progress = this.progress();
-    progress.milestones[milestoneId] = result;
+    const previous = progress.milestones[milestoneId];
+    const { best: _, ...earlierBest } = previous ? previous.best || previous : {};
+    progress.milestones[milestoneId] = { ...result, best: better(previous ? earlierBest : null, result) };
     return this.store.write("progress", progress);
   }
 
-  /** Which source a module's file comes from when a later module runs: the learner's own, or the reference. */
-  source(moduleId) {
+  /** Record a test run of a module: `code` is the exact code the tests ran on. */
+  recordTests(moduleId, code, result) {
+    const at = new Date().toISOString();
+    const c = result.counts;
+    return this.updateModule(moduleId, { started: true, passed: result.passed,
+      lastRun: { passed: c.passed, total: c.total, at },
+      ...(result.passed ? { passedAt: at, passedHash: codeHash(code) } : {}) });
+  }
+
+  /** Whether the learner's saved code of a module passed its tests as it is now (the same code, by hash). */
+  passes(moduleId) {
+    const saved = this.code(moduleId);
+    const progress = this.progress().modules[moduleId] || {};
+    if (!saved) return false;
+    // Progress saved before hashes were kept says only whether the last test run passed.
+    return progress.passedHash ? progress.passedHash === codeHash(saved.code) : progress.passed === true;
+  }
+
+  /** What later modules and milestones use for a module when the learner has not chosen: their own code once it
+   * passed its tests exactly as saved, else the reference; with the reason, for the page to say. */
+  automaticSource(moduleId) {
+    if (!this.code(moduleId)) return { source: "reference", why: "you have not written this module yet" };
+    if (this.passes(moduleId)) return { source: "mine", why: "it passes its tests" };
+    return { source: "reference", why: (this.progress().modules[moduleId] || {}).passedHash
+      ? "your code changed since it last passed its tests" : "your code does not pass its tests yet" };
+  }
+
+  /** {source: "mine" | "reference", why, chosen}: the learner's explicit choice if any, else automaticSource. */
+  sourceOf(moduleId) {
     const chosen = (this.progress().modules[moduleId] || {}).source;
-    if (chosen) return chosen;
-    return this.code(moduleId) ? "mine" : "reference";
+    if (chosen === "reference") return { source: "reference", why: "you chose the reference", chosen: true };
+    if (chosen === "mine" && this.code(moduleId)) {
+      return { source: "mine", chosen: true,
+        why: this.passes(moduleId) ? "you chose it; it passes its tests" : "you chose it; it does not pass its tests yet" };
+    }
+    return { ...this.automaticSource(moduleId), chosen: false };
+  }
+
+  source(moduleId) {
+    return this.sourceOf(moduleId).source;
+  }
+
+  /** Use `source` for the module from now on; a choice equal to the automatic one is not kept as a choice. */
+  chooseSource(moduleId, source) {
+    return this.updateModule(moduleId, { source: source === this.automaticSource(moduleId).source ? undefined : source });
   }
 }

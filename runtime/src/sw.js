@@ -32,9 +32,11 @@ self.addEventListener("activate", (event) => {
   })());
 });
 
-function isolated(response) {
+function isolated(response, request) {
   if (!response || response.type === "opaque" || response.status === 0) return response;
   const headers = new Headers(response.headers);
+  // A worker is not governed by its page's policy, only by its own response's: the Python worker's, from the build.
+  if (request.destination === "worker") headers.set("Content-Security-Policy", BUILD.workerPolicy);
   headers.set("Cross-Origin-Opener-Policy", "same-origin");
   headers.set("Cross-Origin-Embedder-Policy", "require-corp");
   headers.set("Cross-Origin-Resource-Policy", "same-origin");
@@ -61,9 +63,10 @@ async function respond(request) {
   } else {
     response = (await fromCache(path)) || (await fetch(request).catch(() => null));
   }
-  if (!response && request.mode === "navigate") response = await fromCache("index.html");
+  // Offline, an address the course does not have gets its 404 page (which finds the course root from there).
+  if (!response && request.mode === "navigate") response = await fromCache("404.html");
   if (!response) return Response.error();
-  return needsHeaders(request) ? isolated(response) : response;
+  return needsHeaders(request) ? isolated(response, request) : response;
 }
 
 self.addEventListener("fetch", (event) => {

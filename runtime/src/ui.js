@@ -1,4 +1,5 @@
 // Small DOM helpers. Learner-provided text only ever goes in as text (textContent), never as HTML.
+import { describeStop } from "./python.js";
 
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -50,10 +51,26 @@ export function reportStorage(store, container) {
 
 const DOM_OUTPUT_LIMIT = 200_000; // characters shown in one output panel; more would make the page sluggish
 
-/** Where stdout, stderr, errors and notes of one run appear. */
+/** A polite live region: what screen readers announce when a run starts, ends, or Python's state changes. */
+export class Announcer {
+  constructor() {
+    this.node = el("div", { class: "tt-sr-only tt-announcer", role: "status", "aria-live": "polite",
+      "aria-atomic": "true" });
+  }
+
+  say(text) {
+    // Emptied first, so that the same words twice in a row are announced twice.
+    this.node.textContent = "";
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => { this.node.textContent = text; }, 60);
+  }
+}
+
+/** Where stdout, stderr, errors and notes of one run appear. Not a live region itself: a run's whole output read
+ * out would drown everything; `finish` returns one line for an Announcer instead. */
 export class OutputPanel {
   constructor(container) {
-    this.pre = el("pre", { class: "tt-output", "aria-live": "polite", tabindex: "0" });
+    this.pre = el("pre", { class: "tt-output", tabindex: "0", "aria-label": "Output" });
     container.append(this.pre);
     this.clear();
   }
@@ -62,9 +79,21 @@ export class OutputPanel {
     this.pre.replaceChildren();
     this.shown = 0;
     this.truncated = false;
+    this.placeholder = null;
+  }
+
+  /** A note ("Running…") that the first output or the end of the run replaces. */
+  running(text) {
+    this.placeholder = this.note(text);
+  }
+
+  dropPlaceholder() {
+    if (this.placeholder) this.placeholder.remove();
+    this.placeholder = null;
   }
 
   append(chunks) {
+    this.dropPlaceholder();
     for (const { stream, text } of chunks) {
       if (this.truncated) return;
       const room = DOM_OUTPUT_LIMIT - this.shown;
@@ -82,21 +111,36 @@ export class OutputPanel {
   }
 
   note(text) {
-    this.pre.append(el("span", { class: "tt-note" }, text + "\n"));
+    const span = el("span", { class: "tt-note" }, text + "\n");
+    this.pre.append(span);
+    return span;
   }
 
-  /** The end of a run: its error (if any), how it stopped, and output that did not fit. */
+  /** The end of a run: its error (if any), how it stopped, and output that did not fit. Returns one line saying
+   * how it ended, for screen readers. */
   finish(reply, what) {
+    this.dropPlaceholder();
     const result = reply.result || {};
     if (reply.droppedWrites) this.note(`… the output went on past the limit: ${reply.droppedWrites} more lines.`);
-    const error = reply.error || result.error;
-    if (error) this.error(error);
+    let said;
+    if (reply.stopped || result.stopped) {
+      said = `Stopped: ${describeStop(reply)}`; // one line, not Python's KeyboardInterrupt as well
+      this.note(said);
+    } else {
+      const error = reply.error || result.error;
+      if (error) this.error(error);
+      said = error ? `${what} ended with an error: ${error.trim().split("\n").pop()}` : `${what} finished.`;
+    }
     if (result.note) this.note(result.note);
-    if (reply.ok && result.ok) this.note(`${what} finished in ${seconds(result.duration)}.`);
+    if (reply.ok && result.ok) {
+      said = `${what} finished in ${seconds(result.duration)}.`;
+      this.note(said);
+    }
     if (reply.memoryReleased) {
       this.note(`Python had grown to ${bytes(reply.wasmHeapBytes)} of memory, which WebAssembly never gives back, ` +
         "so it is being restarted to return it to your computer (a few seconds). Your code is safe.");
     }
+    return said;
   }
 }
 

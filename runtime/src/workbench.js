@@ -3,7 +3,10 @@
 import { createEditor } from "./editor.js";
 import { ChartBoard } from "./charts.js";
 import { SourcePicker } from "./sources.js";
-import { el, seconds, bytes, notice, reportStorage, OutputPanel, RuntimeStatus } from "./ui.js";
+import { Tabs } from "./tabs.js";
+import { renderTests } from "./testlist.js";
+import { describeStop } from "./python.js";
+import { el, seconds, bytes, notice, reportStorage, Announcer, OutputPanel, RuntimeStatus } from "./ui.js";
 
 const SAVE_DELAY_MS = 400;
 // A test run that never ends is stopped after this; ?test-time-limit=SECONDS in the URL shortens it for the browser
@@ -23,6 +26,7 @@ export class Workbench {
   render() {
     const m = this.module;
     this.status = new RuntimeStatus(this.runtime);
+    this.announcer = new Announcer();
     this.saved = el("span", { class: "tt-saved", role: "status" });
     this.notices = el("div", { class: "tt-notices", "aria-live": "polite" });
     const sourceBox = el("div");
@@ -38,36 +42,32 @@ export class Workbench {
       reset: el("button", { class: "md-button", onclick: () => this.reset() }, "Reset"),
       scratch: el("button", { class: "md-button", onclick: () => this.runScratch() }, "Run scratch"),
     };
-    const tabs = el("div", { class: "tt-tabs", role: "tablist" });
-    const panels = el("div", { class: "tt-panels" });
-    this.panels = {};
-    for (const [key, label] of [["output", "Output"], ["tests", "Tests"], ["profile", "Profile"]]) {
-      const tab = el("button", { role: "tab", class: "tt-tab", "aria-selected": "false",
-        onclick: () => this.show(key) }, label);
-      const panel = el("div", { role: "tabpanel", class: "tt-panel", hidden: true, "aria-label": label });
-      tabs.append(tab);
-      panels.append(panel);
-      this.panels[key] = { tab, panel };
-    }
-    this.output = new OutputPanel(this.panels.output.panel);
+    this.tabs = new Tabs([["output", "Output"], ["tests", "Tests"], ["profile", "Profile"]],
+      { label: `Results of module ${m.id}` });
+    this.output = new OutputPanel(this.tabs.panel("output"));
     this.charts = new ChartBoard(el("div", { class: "tt-charts" }));
-    this.panels.output.panel.append(this.charts.container);
+    this.tabs.panel("output").append(this.charts.container);
     this.testSummary = el("p", { class: "tt-summary", role: "status" }, "No test run yet.");
-    this.testList = el("div", { class: "tt-test-list" });
-    this.panels.tests.panel.append(this.testSummary, this.testList);
+    this.firstFailure = el("a", { class: "tt-jump", href: "#", hidden: true, onclick: (event) => {
+      event.preventDefault();
+      this.jumpToFirstFailure();
+    } }, "Go to the first failure");
+    this.testList = el("div", { class: "tt-test-list", id: `tt-tests-${m.id}` });
+    this.tabs.panel("tests").append(el("div", { class: "tt-bar" }, this.testSummary, this.firstFailure),
+      this.testList);
     this.profileView = el("div", {}, el("p", {}, "Profile runs the scratch cell and shows where time and memory go."));
-    this.panels.profile.panel.append(this.profileView);
+    this.tabs.panel("profile").append(this.profileView);
 
     this.root.replaceChildren(
       el("div", { class: "tt-bar" },
         el("strong", {}, `Module ${m.id} · ${m.title}`), el("code", {}, m.packagePath), this.saved),
-      this.status.node, this.notices, sourceBox, editorBox,
+      this.status.node, this.announcer.node, this.notices, sourceBox, editorBox,
       el("div", { class: "tt-buttons" }, this.buttons.run, this.buttons.test, this.buttons.profile,
         this.buttons.stop, this.buttons.reset),
       el("details", { class: "tt-scratch", open: true },
         el("summary", {}, "Scratch cell: try your code (runs with your package importable)"),
         scratchBox, el("div", { class: "tt-buttons" }, this.buttons.scratch)),
-      tabs, panels,
+      this.tabs.tablist, this.tabs.panels,
     );
     this.editor = createEditor(editorBox, { doc: "", label: `Your file ${m.packagePath}`,
       onRun: () => this.runFile(), onChange: (text) => this.scheduleSave(text) });
@@ -79,10 +79,7 @@ export class Workbench {
   }
 
   show(key) {
-    for (const [name, { tab, panel }] of Object.entries(this.panels)) {
-      tab.setAttribute("aria-selected", String(name === key));
-      panel.hidden = name !== key;
-    }
+    this.tabs.show(key);
   }
 
   notice(text, kind = "info", ...actions) {
@@ -141,9 +138,18 @@ export class Workbench {
   watchRuntime() {
     this.runtime.addEventListener("state", ({ detail }) => {
       const busy = detail.state === "busy";
+      const focused = document.activeElement;
       this.buttons.stop.disabled = !busy;
       for (const key of ["run", "test", "profile", "scratch"]) this.buttons[key].disabled = busy;
       this.root.dataset.runtime = detail.state;
+      // A disabled button loses the keyboard focus to the page: while a run lasts it goes to Stop, then back.
+      if (busy && focused !== this.buttons.stop && Object.values(this.buttons).includes(focused)) {
+        this.focusAfterRun = focused;
+        this.buttons.stop.focus();
+      } else if (!busy && this.focusAfterRun) {
+        if ([this.buttons.stop, document.body].includes(document.activeElement)) this.focusAfterRun.focus();
+        this.focusAfterRun = null;
+      }
     });
   }
 
@@ -190,33 +196,37 @@ export class Workbench {
     if (this.runtime.pending) return;
     this.output.clear();
     this.show("output");
+    this.announcer.say("Running your file…");
     const reply = await this.request("run", { module: this.module.id, learner: this.learnerFiles() });
-    this.output.finish(reply, "Run");
+    this.announcer.say(this.output.finish(reply, "Run"));
   }
 
   async runScratch() {
     if (this.runtime.pending) return;
     this.output.clear();
     this.show("output");
+    this.announcer.say("Running the scratch cell…");
     const reply = await this.request("run", { module: this.module.id, learner: this.learnerFiles(),
       code: this.scratch.text });
-    this.output.finish(reply, "Scratch cell");
+    this.announcer.say(this.output.finish(reply, "Scratch cell"));
   }
 
   async runTests() {
     if (this.runtime.pending) return;
     this.show("tests");
     this.testSummary.textContent = "Running tests…";
+    this.firstFailure.hidden = true;
     this.testList.replaceChildren();
     this.output.clear();
+    const tested = this.editor.text; // what the tests run on, whatever the editor holds by the time they end
     const reply = await this.request("test", { module: this.module.id, learner: this.learnerFiles() },
       { timeoutMs: TEST_TIME_LIMIT_MS });
     if (reply.ok && reply.result) {
-      this.showTests(reply.result);
+      this.showTests(reply.result, tested);
     } else {
       this.root.dataset.tests = reply.tampered ? "tampered" : reply.stopped ? "stopped" : "error";
-      this.testSummary.textContent = reply.tampered ? reply.error : reply.stopped ? `Tests stopped. ${reply.error}` :
-        `The tests could not run: ${reply.error}`;
+      this.testSummary.textContent = reply.tampered ? reply.error : reply.stopped ?
+        `Tests stopped: ${describeStop(reply)}` : `The tests could not run: ${reply.error}`;
     }
     if (reply.timedOut) {
       this.root.dataset.tests = "stopped";
@@ -226,7 +236,7 @@ export class Workbench {
     }
   }
 
-  showTests(result) {
+  showTests(result, tested) {
     const c = result.counts;
     const failed = c.failed + c.error;
     const counts = `${c.passed} of ${c.total} tests passed${failed ? `, ${failed} failed` : ""}` +
@@ -235,29 +245,17 @@ export class Workbench {
       c.total === 0 && result.collection_errors.length ? "Your file could not be loaded, so no test ran: see below." :
         `${counts} in ${seconds(result.duration)}${result.passed ? ". Module complete!" : "."}`;
     this.root.dataset.tests = result.passed ? "passed" : "failed";
-    for (const error of result.collection_errors) {
-      this.testList.append(el("div", { class: "tt-collection-error" },
-        el("p", {}, "The tests could not load your file:"), el("pre", { class: "tt-output" }, error)));
-    }
-    for (const exercise of result.exercises) {
-      const tests = result.tests.filter((t) => t.exercise === exercise.id);
-      if (tests.length === 0) continue;
-      const done = exercise.passed === exercise.total;
-      this.testList.append(el("section", { class: "tt-exercise", "data-exercise": exercise.id || "" },
-        el("h4", {}, `${done ? "✓" : "✗"} ${exercise.id ? exercise.id + " " : ""}${exercise.title} ` +
-          `(${exercise.passed}/${exercise.total})`),
-        el("ul", {}, ...tests.map((t) => el("li", { class: `tt-test tt-${t.outcome}`, "data-outcome": t.outcome },
-          el("span", { class: "tt-test-name" }, `${t.outcome === "passed" ? "✓" : "✗"} ${t.id}`),
-          el("span", { class: "tt-duration" }, ` ${seconds(t.duration)}`),
-          t.message ? el("div", { class: "tt-message" }, t.message) : null,
-          t.traceback && t.outcome !== "passed" ? el("details", {}, el("summary", {}, "Traceback"),
-            el("pre", { class: "tt-output" }, t.traceback)) : null)))));
-    }
-    const at = new Date().toISOString();
-    this.state.updateModule(this.module.id, {
-      started: true, passed: result.passed, lastRun: { passed: c.passed, total: c.total, at },
-      ...(result.passed ? { passedAt: at } : {}),
-    });
+    this.firstFailure.hidden = !renderTests(this.testList, result);
+    this.state.recordTests(this.module.id, tested, result);
+    this.sources.render();
+  }
+
+  jumpToFirstFailure() {
+    const first = this.testList.querySelector(".tt-collection-error, .tt-exercise-failed .tt-test");
+    if (!first) return;
+    first.tabIndex = -1;
+    first.scrollIntoView({ block: "center" });
+    first.focus();
   }
 
   async profile() {
@@ -265,30 +263,43 @@ export class Workbench {
     this.show("profile");
     this.profileView.replaceChildren(el("p", {}, "Profiling the scratch cell…"));
     this.output.clear();
+    this.announcer.say("Profiling the scratch cell…");
     const reply = await this.request("profile", { module: this.module.id, learner: this.learnerFiles(),
       code: this.scratch.text });
     const result = reply.result;
-    if (!reply.ok || !result) {
-      this.profileView.replaceChildren(el("p", {}, reply.error || "Profiling stopped."));
+    if (!reply.ok || !result || result.stopped) {
+      const text = reply.stopped || (result && result.stopped) ? `Stopped: ${describeStop(reply)}` :
+        reply.error || "Profiling stopped.";
+      this.profileView.replaceChildren(el("p", {}, text));
+      this.announcer.say(text);
       return;
     }
-    const rows = result.functions.map((f) => el("tr", {}, el("td", {}, el("code", {}, f.function)),
-      el("td", {}, f.where), el("td", {}, String(f.calls)), el("td", {}, `${f.own_ms} ms`),
-      el("td", {}, `${f.total_ms} ms`)));
-    this.profileView.replaceChildren(
-      el("p", { class: "tt-summary" }, `Wall time ${seconds(result.duration)} · peak Python memory ` +
-        `${bytes(result.peak_bytes)} · WebAssembly memory ${bytes(reply.wasmHeapBytes || 0)}`),
+    const table = (caption, rows) => el("table", { class: "tt-profile" }, el("caption", {}, caption),
+      el("thead", {}, el("tr", {}, ...["Function", "Where", "Calls", "Own time", "Total time"]
+        .map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, ...rows.map((f) => el("tr", { class: f.mine ? "tt-mine" : "" },
+        el("td", {}, el("code", {}, f.function)), el("td", {}, f.where), el("td", {}, String(f.calls)),
+        el("td", {}, `${f.own_ms} ms`), el("td", {}, `${f.total_ms} ms`)))));
+    const mine = result.functions.filter((f) => f.mine);
+    const theirs = result.functions.filter((f) => !f.mine);
+    const summary = `Your code ran for ${seconds(result.duration)} under the profiler · peak Python memory ` +
+      `${bytes(result.peak_bytes)} · WebAssembly memory ${bytes(reply.wasmHeapBytes || 0)}`;
+    this.profileView.replaceChildren(...[
+      el("p", { class: "tt-summary" }, summary),
+      el("p", { class: "tt-note" }, "Measured: the scratch cell's own run. Not measured: setting up your package " +
+        "and importing the modules it imports."),
       result.error ? el("pre", { class: "tt-output tt-error" }, result.error) : null,
-      el("table", { class: "tt-profile" }, el("thead", {}, el("tr", {}, ...["Function", "Where", "Calls",
-        "Own time", "Total time"].map((h) => el("th", {}, h)))), el("tbody", {}, ...rows)));
+      mine.length ? table("Your code (the scratch cell and your package), by total time", mine) : null,
+      theirs.length ? table("What it called (NumPy, Python), by total time", theirs) : null,
+    ].filter(Boolean));
+    this.announcer.say(result.error ? `Profile: your code ended with an error` : `Profile ready. ${summary}`);
   }
 
   async stop() {
     const how = await this.runtime.stop();
     if (!how) return;
-    this.output.note(how.how === "interrupt" ? `Stopped: Python was interrupted (${seconds(how.ms / 1000)}).` :
-      `Stopped: Python did not respond to the interrupt, so it was restarted (${seconds(how.ms / 1000)}). ` +
-      "Your code is safe.");
+    // The run's own panel says how it stopped, in one line (OutputPanel.finish, the test summary).
+    this.announcer.say(`Stopped: ${describeStop(how)}`);
     this.root.dataset.lastStop = how.how;
   }
 }

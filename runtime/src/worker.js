@@ -4,6 +4,7 @@
 // then the course archive. Then it answers one request at a time by calling tinytorch_wasm.tab.handle. Everything it does with the learner's
 // code is in Python; this file only moves messages and output.
 import { startPython } from "./snapshot.js";
+import { refuseOtherHosts } from "./offline-guard.js";
 
 const OUTPUT_LIMIT = 1_000_000; // characters of stdout/stderr kept per request; the rest is counted, not sent
 const FLUSH_MS = 50;
@@ -38,6 +39,8 @@ function write(stream, text) {
   // Python runs synchronously here, so timers never fire while it runs: flush from inside the write instead.
   if (performance.now() - current.lastFlush > FLUSH_MS) flush();
 }
+
+refuseOtherHosts((text) => write("stderr", text + "\n"));
 
 /** Where this worker's runtime and course are: the site root is two folders up from assets/tt/worker.js. */
 function siteUrls() {

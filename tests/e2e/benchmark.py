@@ -96,6 +96,10 @@ print("BENCH " + json.dumps(result))
 '''
 
 
+PROFILED = ("import numpy as np\nfrom tinytorch.core.tensor import Tensor\n\ndef work():\n"
+            "    a = Tensor(np.random.rand(200, 200))\n    for _ in range(20):\n        a @ a\n\nwork()\n")
+
+
 def summary(values):
     values = [v for v in values if v is not None]
     if not values:
@@ -209,6 +213,26 @@ class Bench:
         label = f"{'with' if isolated else 'without'} isolation ({'/'.join(sorted(how))})"
         self.add("stop", f"Stop `while True: pass` {label}: run ended", summary(ended), "s")
         self.add("stop", f"Stop `while True: pass` {label}: Python ready again", summary(usable), "s")
+        context.close()
+
+    # --- Profile against an unprofiled run ---------------------------------------------------------------------
+    def profile_overhead(self, server):
+        """The same snippet (20 matmuls of 200x200 through the learner's Tensor) run plainly and under Profile,
+        alternately: Profile must cost about what the code costs, not the import machinery."""
+        context, _ = self.context()
+        page = open_module(context, server.url + "modules/01-tensor/")
+        plain, profiled = [], []
+        for _ in range(self.runs + 1):
+            for action, into in (("run", plain), ("profile", profiled)):
+                into.append(page.evaluate("""async ([action, code, source]) => {
+                    const reply = await window.tinytorch.runtime.request(action, {module: "01",
+                        learner: {"01": source}, code});
+                    return reply.result.duration; }""", [action, PROFILED, curriculum.module("01").reference_source()]))
+        plain, profiled = plain[1:], profiled[1:]  # the first of each imports the package
+        self.add("profile", "20 matmuls 200x200: unprofiled run", summary(plain), "s")
+        self.add("profile", "20 matmuls 200x200: under Profile (its reported total)", summary(profiled), "s")
+        self.add("profile", "20 matmuls 200x200: profiled / unprofiled", summary([a / b for a, b in zip(profiled, plain)]),
+                 "x")
         context.close()
 
     # --- milestones -------------------------------------------------------------------------------------------
@@ -365,6 +389,7 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
             bench.test_latency(isolated)
             bench.stop_latency(isolated, isolated=True)
             bench.stop_latency(plain, isolated=False)
+            bench.profile_overhead(isolated)
             bench.milestones(isolated)
             bench.tab_vs_native(isolated)
     finally:

@@ -33,15 +33,18 @@ def test_a_deep_linked_module_runs_on_the_reference_and_says_so(server, browser_
     set_editor(page, layers.reference_source())
     assert run_tests(page)["state"] == "passed"
 
-    # Once the learner has their own (broken) Tensor saved, it is used, and visibly so; they can switch back.
+    # The learner's own (broken) Tensor saved: the reference still stands in, and the page says why. Chosen
+    # explicitly, theirs is used, visibly so; they can switch back.
     broken = curriculum.module("01").starter_source()
     page.evaluate("code => window.tinytorch.state.saveCode('01', code, 'x')", broken)
     page.reload()
     page.wait_for_function("window.tinytorch && window.tinytorch.runtime.state === 'ready'")
+    assert page.inner_text(".tt-source-summary").startswith("01 reference")
+    assert "does not pass its tests yet" in page.inner_text("li[data-module='01']")
+    page.locator("li[data-module='01'] button", has_text="use mine").click()
     assert page.inner_text(".tt-source-summary").startswith("01 yours")
     assert run_tests(page)["state"] == "failed"
-    page.click(".tt-sources summary")
-    page.locator("li[data-module='01'] button", has_text="use reference").click()
+    page.locator("li[data-module='01'] button", has_text="use the reference").click()
     assert page.inner_text(".tt-source-summary").startswith("01 reference")
     assert run_tests(page)["state"] == "passed"
     assert page.evaluate("window.tinytorch.state.code('01').code") == broken, "the learner's own code was touched"
@@ -69,7 +72,8 @@ def test_a_milestone_fails_visibly_on_a_broken_learner_linear(server, browser_pr
     layers = curriculum.module("03")
     broken = layers.reference_source().replace("def forward(self, x):", "def forward(self, x):\n        return x * 0.0", 1)
     assert broken != layers.reference_source()
-    page.evaluate("code => window.tinytorch.state.saveCode('03', code, 'x')", broken)
+    page.evaluate("code => { window.tinytorch.state.saveCode('03', code, 'x'); "
+                  "window.tinytorch.state.chooseSource('03', 'mine'); }", broken)  # untested code: only by choice
     page.reload()
     page.wait_for_function("window.tinytorch && window.tinytorch.runtime.state === 'ready'")
     assert "03 yours" in page.inner_text(".tt-source-summary")

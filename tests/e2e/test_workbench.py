@@ -66,6 +66,7 @@ def test_stop_interrupts_an_endless_loop_with_isolation(server, browser_profile)
     set_editor(page, "# my work in progress\n")
     how, said = _stop_a_loop(page)
     assert how == "interrupt" and "Python was interrupted" in said
+    assert said.count("Stopped") == 1 and "KeyboardInterrupt" not in said, said  # one line, not two
     assert page.evaluate("window.tinytorch.workbench.editor.text") == "# my work in progress\n"
 
 
@@ -75,6 +76,8 @@ def test_stop_restarts_python_without_isolation(plain_server, browser_profile):
     set_editor(page, "# my work in progress\n")
     how, said = _stop_a_loop(page)
     assert how == "restart" and "it was restarted" in said and "Your code is safe" in said
+    # No interrupt was possible on this host: the message must not claim Python ignored one.
+    assert said.count("Stopped") == 1 and "did not respond" not in said and "no way to interrupt" in said, said
     assert page.evaluate("window.tinytorch.workbench.editor.text") == "# my work in progress\n"
 
 

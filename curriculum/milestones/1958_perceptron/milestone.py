@@ -62,7 +62,9 @@ def run(report):
         accuracy = float(np.mean(predict(perceptron, x) == y))
         report.progress(epoch, EPOCHS, accuracy=accuracy, mistakes=mistakes)
         draw(perceptron, x, y, epoch)
-        print(f"epoch {epoch}: {mistakes} mistakes, accuracy {accuracy:.0%}")
+        # Two different counts: the mistakes it made (and learned from) during the pass, the accuracy after it.
+        print(f"epoch {epoch}: corrected itself on {mistakes} points while learning; "
+              f"afterwards it classifies {accuracy:.0%} correctly")
         if mistakes == 0:  # a whole epoch without a mistake: the rule will never change the weights again
             break
     return accuracy

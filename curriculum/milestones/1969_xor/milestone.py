@@ -39,10 +39,10 @@ def draw_predictions(model, title):
     with no_grad():
         says_one = model(Tensor(grid)).data.reshape(-1) > 0.5
     ones, zeros = X[Y[:, 0] == 1], X[Y[:, 0] == 0]
-    plot.scatter({"answers 0": (grid[~says_one, 0], grid[~says_one, 1]),
-                  "answers 1": (grid[says_one, 0], grid[says_one, 1]),
-                  "XOR = 0": (zeros[:, 0], zeros[:, 1]), "XOR = 1": (ones[:, 0], ones[:, 1])},
-                 title=title, xlabel="x1", ylabel="x2")
+    plot.scatter({"XOR = 0": (zeros[:, 0], zeros[:, 1]), "XOR = 1": (ones[:, 0], ones[:, 1])},
+                 title=title, xlabel="x1", ylabel="x2",
+                 background={"answers 0": (grid[~says_one, 0], grid[~says_one, 1]),
+                             "answers 1": (grid[says_one, 0], grid[says_one, 1])})
 
 
 def train(model, report, name, first_step, curves, prefix=""):
