@@ -82,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
         return _command(args)
 
 
-
 def _command(args) -> int:
     if args.command == "grade":
         from .grading import cli as grading_cli

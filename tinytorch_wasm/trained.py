@@ -1,9 +1,11 @@
 """Small trained models for lessons: the course's TinyDigits networks, trained in the tab with the learner's own
 package (their Linear, Conv2d, Adam and Trainer), so that a measurement can start from a model that has learned.
 
-    from tinytorch_wasm.trained import tinydigits_mlp, tinydigits_cnn, count_correct
+    from tinytorch_wasm.trained import tinydigits_mlp, tinydigits_cnn, count_correct, tinytalks_gpt
     mlp = tinydigits_mlp()                  # the 1986 network, trained for a few epochs (seconds)
     count_correct(mlp, flat=True)           # of the 200 test digits
+    talker = tinytalks_gpt()                # the 2017 tiny GPT: the learner's saved one, else a quick stand-in
+    print(talker.source)                    # which of the two, and why
 
 Several measurements on one page can share one training run: the learned weights are kept for the rest of the
 session and loaded into a freshly built model on the next call, but only while the learner's package is unchanged
@@ -14,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from .datasets import load_tinydigits
+from . import artifacts
+from .datasets import load_tinydigits, load_tinytalks
 
-_kept: dict[tuple, list[np.ndarray]] = {}  # (what, settings, package fingerprint) -> the trained parameters
+_kept: dict[tuple, object] = {}  # (what, settings, package fingerprint) -> the trained parameters (or tokenizer)
 
 
 def _package_fingerprint() -> str:
@@ -91,3 +95,106 @@ def count_correct(model, flat: bool = True, images=None, labels=None) -> int:
     x = flat_images(images) if flat else channel_images(images)
     with no_grad():
         return int(np.sum(model(Tensor(x)).data.argmax(axis=-1) == np.asarray(labels)))
+
+
+# --- the 2017 milestone's tiny GPT -----------------------------------------------------------------------------
+
+TINY_GPT_ARTIFACT = "tiny-gpt"  # saved by the 2017 milestone: the GPT's weights, its shape and vocabulary in meta
+TINY_GPT_SHAPE = {"embed_dim": 32, "num_layers": 1, "num_heads": 2, "max_seq_len": 32}  # the milestone's GPT
+
+
+class TinyTalksGPT(NamedTuple):
+    model: object      # a module-13 GPT of the learner's package
+    tokenizer: object  # the module-10 CharTokenizer its ids belong to
+    source: str        # which GPT this is, and why, in a sentence for the page
+    saved: bool        # True: the one the learner trained in the 2017 milestone
+
+
+def _describe(shape: dict) -> str:
+    return (f"{shape.get('vocab_size', '?')} token ids, width {shape['embed_dim']}, {shape['num_layers']} layer(s), "
+            f"{shape['num_heads']} heads, a window of {shape['max_seq_len']} tokens")
+
+
+def _saved_tokenizer(spec: dict):
+    """The learner's tokenizer the saved GPT's ids belong to, from the artifact's description of it: a CharTokenizer
+    from its vocabulary, or their BPETokenizer trained again on TinyTalks (deterministic) and checked against the ids
+    it gave when the GPT was saved. A ValueError says why it does not fit."""
+    from tinytorch.text.tokenization import BPETokenizer, CharTokenizer
+    if spec.get("kind") == "char":
+        return CharTokenizer().build_vocab("".join(spec["vocab"][1:]))  # [0] is <unk>; the rest come back sorted
+    if spec.get("kind") != "BPETokenizer":
+        raise ValueError(f"a tokenizer of kind {spec.get('kind')!r} is not known here")
+    key = ("BPE", spec["vocab_size"], _package_fingerprint())
+    if key not in _kept:
+        _kept[key] = BPETokenizer(spec["vocab_size"]).train(load_tinytalks().train)
+    tokenizer = _kept[key]
+    if tokenizer.encode(spec["check"]["text"]) != spec["check"]["ids"]:
+        raise ValueError("your BPETokenizer cuts text differently from the one it learned with")
+    return tokenizer
+
+
+def _saved_gpt():
+    """(TinyTalksGPT, None) from the 2017 milestone's artifact, or (None, why not)."""
+    from tinytorch.models.transformer import GPT
+    try:
+        saved = artifacts.load(TINY_GPT_ARTIFACT)
+    except ValueError as exc:
+        return None, str(exc)
+    if saved is None:
+        return None, "no GPT of yours is saved yet (the 2017 milestone saves it when its run ends)"
+    try:
+        tokenizer = _saved_tokenizer(saved.meta["tokenizer"])
+        model = GPT(**saved.meta["model"])
+        artifacts.load_state_dict(model, saved.arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        return None, f"the saved GPT does not fit your package now ({exc})"
+    loss = saved.meta.get("validation_loss")
+    trained = f", validation loss {loss:.2f} nats/char" if isinstance(loss, (int, float)) else ""
+    return TinyTalksGPT(model, tokenizer, f"your GPT from the 2017 milestone ({_describe(saved.meta['model'])}"
+                                          f"{trained})", True), None
+
+
+def tinytalks_gpt(steps: int = 40, seed: int = 2017, lr: float = 0.01, batch: int = 16) -> TinyTalksGPT:
+    """The 2017 milestone's character-level GPT on TinyTalks: the one the learner trained and saved there when it
+    is carried to this page and fits their package, else a GPT of the same shape trained here for `steps` steps
+    (seconds; its text is far rougher). `.source` says which and why. The stand-in is trained with the learner's
+    own GPT, Adam and cross-entropy and kept for the session while the package is unchanged, like the models
+    above; each call returns a model of its own."""
+    found, why = _saved_gpt()
+    if found is not None:
+        return found
+    from tinytorch.core.autograd import enable_autograd
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import Adam
+    from tinytorch.models.transformer import GPT
+
+    from tinytorch.text.tokenization import CharTokenizer
+
+    talks = load_tinytalks()
+    tokenizer = CharTokenizer().build_vocab(talks.train)
+    key = ("tiny GPT", steps, seed, lr, batch, _package_fingerprint())
+    np.random.seed(seed)
+    model = GPT(tokenizer.vocab_size, **TINY_GPT_SHAPE)
+    shape = _describe({"vocab_size": tokenizer.vocab_size, **TINY_GPT_SHAPE})
+    source = (f"a stand-in GPT reading characters ({shape}) trained here for {steps} steps, because {why}; the 2017 "
+              "milestone trains yours much further")
+    if key in _kept:
+        for p, value in zip(model.parameters(), _kept[key]):
+            p.data[...] = value
+        return TinyTalksGPT(model, tokenizer, source, False)
+    enable_autograd()
+    text = np.array(tokenizer.encode(talks.train), dtype=np.int64)
+    context, vocab = TINY_GPT_SHAPE["max_seq_len"], tokenizer.vocab_size
+    optimizer, loss_fn, rng = Adam(model.parameters(), lr=lr), CrossEntropyLoss(), np.random.default_rng(seed)
+    started = time.perf_counter()
+    for _ in range(steps):
+        window = rng.integers(0, len(text) - context - 1, size=batch)[:, None] + np.arange(context + 1)
+        optimizer.zero_grad()
+        loss = loss_fn(model(text[window[:, :-1]]).reshape(batch * context, vocab), text[window[:, 1:]].reshape(-1))
+        loss.backward()
+        optimizer.step()
+    print(f"(trained a stand-in tiny GPT on TinyTalks for {steps} steps in {time.perf_counter() - started:.1f} s "
+          f"with your package, training loss {float(loss.data):.2f} nats/char; kept for the other measurements of "
+          "this session)", file=sys.stderr)
+    _kept[key] = [np.array(p.data) for p in model.parameters()]
+    return TinyTalksGPT(model, tokenizer, source, False)
