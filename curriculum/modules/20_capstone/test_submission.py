@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tinytorch.capstone.submission as capstone
 from tinytorch.benchmarking.benchmark import BenchmarkResult
-from tinytorch.capstone.submission import (FORMAT, Budgets, Data, check_budgets, make_submission, measure, optimize,
-                                           summary)
+from tinytorch.capstone.submission import (FORMAT, STEPS, Budgets, Data, check_budgets, make_submission, measure,
+                                           optimize, summary)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Layer, Linear, Sequential
 from tinytorch.core.spatial import Conv2d, Flatten, MaxPool2d
@@ -65,8 +64,8 @@ def test_optimize_applies_steps_in_order_with_their_parameters(monkeypatch):
             return Sequential(Linear(2, 3 if tag == "a" else 5))
         return step
 
-    monkeypatch.setitem(capstone.STEPS, "a", recording("a"))
-    monkeypatch.setitem(capstone.STEPS, "b", recording("b"))
+    monkeypatch.setitem(STEPS, "a", recording("a"))
+    monkeypatch.setitem(STEPS, "b", recording("b"))
     start, data = Sequential(Linear(2, 2)), small_data()
     final, log = optimize(start, [{"step": "a", "fraction": 0.25}, {"step": "b"}], data)
     assert [c[0] for c in calls] == ["a", "b"], f"steps ran as {[c[0] for c in calls]}, expected a then b"
