@@ -188,7 +188,7 @@ def make_submission(baseline_result, optimized_result, pipeline, budgets, log=()
 def format_submission(submission):
     """The submission as a few lines of text: each budget with its measured value and verdict."""
     units = {"size": lambda v: f"{v / 1024:.2f} KB", "latency": lambda v: f"{v:.2f}x the baseline's time",
-             "accuracy": lambda v: f"{v * 100:+.1f} points lost"}
+             "accuracy": lambda v: f"{v * 100:.1f} points lost"}
     lines = [f"{submission['task']}: " + " -> ".join(s["step"] for s in submission["pipeline"]) +
              f" ({submission['backend']} backend)"]
     for c in submission["checks"]:
