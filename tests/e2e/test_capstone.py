@@ -3,7 +3,7 @@ page has checked against the module's schema; it is in the learner's progress an
 grader's reader accepts and whose submission the schema accepts. A malformed one is refused, the saved one kept."""
 import json
 
-from conftest import open_module, set_editor
+from conftest import open_module, run_tests, set_editor
 from tinytorch_wasm import curriculum, results
 from tinytorch_wasm.grading import export
 
@@ -24,6 +24,8 @@ def test_a_submission_made_in_the_tab_is_saved_and_exported(server, browser_prof
     page = open_module(context, f"{server.url}modules/20-capstone/")
     assert page.locator(".tt-results [data-result='capstone-submission'][data-state='missing']").count() == 1
     set_editor(page, CAPSTONE.reference_source())
+    ran = run_tests(page)
+    assert ran["state"] == "passed" and ran["passed"] >= 12, ran
     block = page.locator(".tt-experiment").nth(1)
     output = run_block(page, block)
     assert "Measurement finished" in output and "TinyDigits CNN: structured_prune -> finetune" in output, output[-2000:]
