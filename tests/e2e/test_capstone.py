@@ -4,8 +4,9 @@ grader's reader accepts and whose submission the schema accepts. A malformed one
 import json
 
 from conftest import open_module, run_tests, set_editor
+from tinytorch_wasm import course as courses
 from tinytorch_wasm import curriculum, results
-from tinytorch_wasm.grading import export
+from tinytorch_wasm.grading import export, grader, reports
 
 CAPSTONE = curriculum.module("20")
 NAME = "capstone-submission"
@@ -19,7 +20,7 @@ def run_block(page, block):
     return block.locator(".tt-output").inner_text()
 
 
-def test_a_submission_made_in_the_tab_is_saved_and_exported(server, browser_profile):
+def test_a_submission_made_in_the_tab_is_saved_exported_and_rechecked(server, browser_profile, tmp_path):
     context = browser_profile()
     page = open_module(context, f"{server.url}modules/20-capstone/")
     assert page.locator(".tt-results [data-result='capstone-submission'][data-state='missing']").count() == 1
@@ -53,3 +54,15 @@ def test_a_submission_made_in_the_tab_is_saved_and_exported(server, browser_prof
     exported = parsed.progress["modules"]["20"]["results"][NAME]["value"]
     assert exported == saved["value"] and results.problems(NAME, exported) == []
     assert not page.tt_errors, page.tt_errors
+
+    # The instructor's grader re-runs the tab's submission on CPython: its sizes are reproduced to the byte (the
+    # baseline trains with the same seeds; pruning is deterministic), whatever the two machines' speeds.
+    (tmp_path / "learner.json").write_bytes(document)
+    options = grader.Options(course=courses.load(), modules=["20"], jobs=1, test_seconds=120, progress=False)
+    graded = grader.grade([tmp_path / "learner.json"], options, ["learner"])
+    row = reports.summarise(graded, options.course, options.weights)[0]
+    entry = row["results"][f"20:{NAME}"]
+    print("grader's re-check:", json.dumps({k: entry[k] for k in ("passed", "checks", "differences")}))
+    assert entry["valid"] and entry["error"] is None and not entry["reasons"], entry
+    assert not [d for d in entry["differences"] if "size" in d], entry["differences"]
+    assert entry["remeasured"]["optimized"]["size_bytes"] == exported["optimized"]["size_bytes"]
