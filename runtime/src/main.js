@@ -22,11 +22,13 @@ function registerServiceWorker() {
 // Each kind of panel: whether it needs Python, and how to set it up once the course description has loaded.
 const panels = {
   ".tt-workbench": async (node, context, runtime) => {
-    const [{ Workbench }, { makeRunnable }, { finishFirst }] = await Promise.all([import("./workbench.js"),
-      import("./experiments.js"), import("./withheld.js")]);
+    const [{ Workbench }, { makeRunnable }, { finishFirst }, { listenForResults, ResultNotice }] = await Promise.all([
+      import("./workbench.js"), import("./experiments.js"), import("./withheld.js"), import("./results.js")]);
     const module = context.course.modules.find((m) => m.id === node.dataset.module);
     const workbench = new Workbench(node, { ...context, module, runtime });
     makeRunnable(workbench);
+    const results = listenForResults(runtime, context); // JSON results a run saves to progress (the capstone's)
+    if (module.results.length) new ResultNotice(node, { module, state: context.state, events: results });
     finishFirst(node, context.course.modules.filter((m) => m.id < module.id), context);
     return { runtime, workbench };
   },
