@@ -132,8 +132,8 @@ def digits_criteria(rows, tolerance):
 def print_row(r):
     low, high = r["latency_ci_ms"]
     s_low, s_high = r["speedup_ci"]
-    print(f"  {r['name']:<26} {r['latency_ms']:8.3f} ms [{low:.3f}, {high:.3f}]  x{r['speedup']:5.2f} "
-          f"[{s_low:.2f}, {s_high:.2f}]  {r['size_bytes'] / 1024:7.1f} KB  {r['accuracy']:6.1%}")
+    print(f"  {r['name']:<25} {r['latency_ms']:8.3f} ms [{low:.3f}, {high:.3f}]  {r['baseline_ms']:8.3f} ms  "
+          f"x{r['speedup']:5.2f} [{s_low:.2f}, {s_high:.2f}]  {r['size_bytes'] / 1024:6.1f} KB  {r['accuracy']:6.1%}")
 
 
 def draw_digits(rows, batch):
@@ -166,7 +166,8 @@ def tinydigits(report, c, total):
           f"model, taking turns with the baseline. Compiled kernel: "
           f"{'yes' if kernels.available() else 'no: ' + kernels.why_unavailable()}")
     rows = [measure_row("baseline (float32)", baseline, baseline, x, y, c)]  # against itself: the noise floor
-    print(f"  {'row':<26} {'latency (95 % CI)':>28}  {'speed-up (95 % CI)':>20}  {'size':>10}  accuracy")
+    print(f"  {'row':<25} {'latency [95 % interval]':>29}  {'baseline':>11}  {'speed-up [95 %]':>20}  {'size':>9}  "
+          "accuracy\n  (each row timed now, taking turns with the baseline: its median beside it)")
     print_row(rows[0])
     for step, (name, how, make) in enumerate(digits_variants(baseline, digits, c), start=1):
         rows.append(measure_row(name, make(), baseline, x, y, c))
