@@ -14,7 +14,6 @@ session and loaded into a freshly built model on the next call, but only while t
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
