@@ -46,5 +46,8 @@ def test_2018_a_set_backend_that_changes_nothing_shows_no_speed_up_in_the_tab(se
     page.wait_for_function("window.tinytorch && window.tinytorch.runtime.state === 'ready'")
     assert "17 yours" in page.inner_text(".tt-source-summary")
     _, result, rows = run(page)
-    assert rows["compiled matmul"]["row_speedup"] < 1.2, rows["compiled matmul"]
+    # No gain: the interval's low end stays near 1 and the median far below the real kernel's 8-9x (the reference
+    # test above asks its low end for > 1.5); on a loaded machine a no-op's median alone wandered up to 1.23.
+    assert rows["compiled matmul"]["row_speedup_low"] < 1.2, rows["compiled matmul"]
+    assert rows["compiled matmul"]["row_speedup"] < 1.5, rows["compiled matmul"]
     assert result["criteria"][0]["reached"], "pruning alone still makes the MLP at least 2x faster in the tab"
