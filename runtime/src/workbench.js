@@ -14,8 +14,8 @@ const SAVE_DELAY_MS = 400;
 const TEST_TIME_LIMIT_MS = 1000 * (Number(new URLSearchParams(location.search).get("test-time-limit")) || 60);
 
 export class Workbench {
-  constructor(root, { module, course, state, store, runtime }) {
-    Object.assign(this, { root, module, course, state, store, runtime });
+  constructor(root, { module, course, state, store, runtime, signal }) {
+    Object.assign(this, { root, module, course, state, store, runtime, signal });
     this.render();
     this.restoreCode();
     this.watchRuntime();
@@ -177,7 +177,8 @@ export class Workbench {
           "replace the other tab's version.", "warning", " ", switchTo("Load the other tab's version", other.code));
       }
     });
-    window.addEventListener("beforeunload", () => this.save());
+    // Leaving the tab; moving to another page of the course does not unload it (main.js saves then).
+    window.addEventListener("beforeunload", () => this.save(), { signal: this.signal });
   }
 
   async request(action, payload, options = {}) {
