@@ -139,7 +139,10 @@ function setUpPage() {
 }
 
 function setUp() {
-  takeOverLinks(() => { pageAskedAt = performance.now(); });
+  takeOverLinks(() => {
+    pageAskedAt = performance.now();
+    delete window.tinytorch; // the page being left is no longer the one to talk to; the next one sets it again
+  });
   // mkdocs-material emits document$ for the first page and again for each page it swaps in.
   if (window.document$) window.document$.subscribe(setUpPage);
   else setUpPage();
