@@ -22,6 +22,10 @@ function registerServiceWorker() {
   });
 }
 
+// The browser gets a turn between loading a panel's code and building it, and between the big steps of building:
+// no single long task while the page loads (what Lighthouse counts as total blocking time), input is answered.
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
 // Each kind of panel: whether it needs Python, and how to set it up once the course description has loaded.
 // What a panel returns may have `leave()`, called when the learner moves to another page.
 const panels = {
@@ -29,7 +33,9 @@ const panels = {
     const [{ Workbench }, { makeRunnable }, { finishFirst }] = await Promise.all([import("./workbench.js"),
       import("./experiments.js"), import("./withheld.js")]);
     const module = context.course.modules.find((m) => m.id === node.dataset.module);
+    await nextTask();
     const workbench = new Workbench(node, { ...context, module });
+    await workbench.ready;
     makeRunnable(workbench);
     finishFirst(node, context.course.modules.filter((m) => m.id < module.id), context);
     return { workbench, leave: () => workbench.save() }; // code typed in the last moment is not lost
@@ -37,6 +43,7 @@ const panels = {
   ".tt-milestone": { python: true, mount: async (node, context) => {
     const [{ MilestonePanel }, { finishFirst }] = await Promise.all([import("./milestone.js"), import("./withheld.js")]);
     const milestone = context.course.milestones.find((m) => m.id === node.dataset.milestone);
+    await nextTask();
     const panel = new MilestonePanel(node, { ...context, milestone });
     finishFirst(node, context.course.modules.filter((m) => m.id <= milestone.requires), context);
     return { milestone: panel };
