@@ -20,7 +20,8 @@ def go(page, link_text, ready_when):
 
 
 def module_is(module_id):
-    return f"window.tinytorch.workbench && window.tinytorch.workbench.module.id === '{module_id}'"
+    return (f"window.tinytorch && window.tinytorch.workbench && "
+            f"window.tinytorch.workbench.module.id === '{module_id}'")
 
 
 @pytest.mark.parametrize("where", ["root", "sub-path"])
