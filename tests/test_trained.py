@@ -15,12 +15,12 @@ def reference_package(tmp_path):
 
 def test_a_trained_mlp_reads_digits_and_is_reused_while_the_package_is_unchanged(reference_package, capsys):
     mlp = trained.tinydigits_mlp(epochs=3)
-    assert "trained the MLP" in capsys.readouterr().err
+    assert "trained the MLP" in capsys.readouterr().out
     right = trained.count_correct(mlp)
     assert right >= 160, f"3 epochs of the 1986 MLP should read most of the 200 test digits, got {right}"
 
     again = trained.tinydigits_mlp(epochs=3)
-    assert "trained" not in capsys.readouterr().err, "the second call should reuse the kept weights"
+    assert "trained" not in capsys.readouterr().out, "the second call should reuse the kept weights"
     assert again is not mlp and trained.count_correct(again) == right
     again.layers[0].weight.data[...] = 0  # a model of its own: changing it leaves the kept weights alone
     assert trained.count_correct(trained.tinydigits_mlp(epochs=3)) == right
@@ -32,7 +32,7 @@ def test_an_edited_package_trains_again(reference_package, capsys):
     layers = reference_package / "tinytorch" / "core" / "layers.py"
     layers.write_text(layers.read_text() + "\n# an edit\n")
     trained.tinydigits_mlp(epochs=1)
-    assert "trained the MLP" in capsys.readouterr().err, "after an edit, the kept weights must not be reused"
+    assert "trained the MLP" in capsys.readouterr().out, "after an edit, the kept weights must not be reused"
 
 
 @pytest.fixture
@@ -45,12 +45,12 @@ def gpt_package(tmp_path):
 def test_without_a_saved_gpt_a_stand_in_is_trained_and_says_so(gpt_package, capsys):
     talker = trained.tinytalks_gpt(steps=3)
     assert not talker.saved and "stand-in" in talker.source and "no GPT of yours is saved" in talker.source
-    assert "trained a stand-in tiny GPT" in capsys.readouterr().err
+    assert "trained a stand-in tiny GPT" in capsys.readouterr().out
     assert talker.model.max_seq_len == trained.TINY_GPT_SHAPE["max_seq_len"]
     ids = talker.tokenizer.encode("Q: Hi")
     assert talker.tokenizer.decode(ids) == "Q: Hi"
     again = trained.tinytalks_gpt(steps=3)
-    assert "trained" not in capsys.readouterr().err, "the second call should reuse the kept weights"
+    assert "trained" not in capsys.readouterr().out, "the second call should reuse the kept weights"
     assert again.model is not talker.model
     assert all((a.data == b.data).all() for a, b in zip(again.model.parameters(), talker.model.parameters()))
 

@@ -195,6 +195,6 @@ def tinytalks_gpt(steps: int = 40, seed: int = 2017, lr: float = 0.01, batch: in
         optimizer.step()
     print(f"(trained a stand-in tiny GPT on TinyTalks for {steps} steps in {time.perf_counter() - started:.1f} s "
           f"with your package, training loss {float(loss.data):.2f} nats/char; kept for the other measurements of "
-          "this session)", file=sys.stderr)
+          "this session)")
     _kept[key] = [np.array(p.data) for p in model.parameters()]
     return TinyTalksGPT(model, tokenizer, source, False)
