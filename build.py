@@ -210,7 +210,9 @@ def course_manifest(course) -> dict:
                         "exercises": [{"id": e.id, "title": e.title} for e in m.exercises],
                         "scratch": m.scratch, "reference": course.ships_solution(m.id),
                         "starter": starter, "starterHash": curriculum.source_hash(starter),
-                        "artifacts": list(m.artifacts), "url": f"modules/{m.id}-{m.slug}/"})
+                        "artifacts": list(m.artifacts), "url": f"modules/{m.id}-{m.slug}/",
+                        "results": [{"name": r.name, "title": r.title, "schemaFile": r.schema,
+                                     "schema": json.loads((m.folder / r.schema).read_text())} for r in m.results]})
     landmarks = [{"id": m.id, "slug": m.slug, "title": m.title, "year": m.year, "requires": m.requires,
                   "criterion": m.criterion, "metric": m.metric, "target": m.target, "summary": m.summary,
                   "criteria": [dataclasses.asdict(c) for c in m.criteria], "configs": list(m.configs),

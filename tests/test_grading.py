@@ -269,3 +269,19 @@ def test_gradescope_says_what_to_upload_when_the_submission_holds_no_export(tmp_
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     gradescope.check(results)
     assert results["score"] == 0 and "Export all work" in results["output"] and "tensor.py" not in results["output"]
+
+
+def test_a_test_file_importing_a_package_module_whole_is_not_called_tampering(tmp_path, monkeypatch):
+    # The harness forgets the learner's package after every run; module 19's tests hold `tinytorch.core.autograd`
+    # itself. A forgotten package module is not tampering; a standard module replaced by another object is.
+    from tinytorch_wasm.grading.unit import _test_globals_changed
+    test_file = tmp_path / "test_whole.py"
+    fake = type(sys)("test_whole")
+    fake.__file__ = str(test_file)
+    fake.autograd = type(sys)("tinytorch.core.autograd")
+    fake.json = json
+    monkeypatch.setitem(sys.modules, "test_whole", fake)
+    monkeypatch.delitem(sys.modules, "tinytorch.core.autograd", raising=False)
+    assert _test_globals_changed({str(test_file)}) == []
+    monkeypatch.setitem(sys.modules, "json", type(sys)("json"))
+    assert _test_globals_changed({str(test_file)}) == ["test_whole.json"]

@@ -16,8 +16,8 @@ from tinytorch_wasm import artifacts, curriculum, milestones as ms  # noqa: E402
 from tinytorch_wasm.__main__ import main  # noqa: E402
 from tinytorch_wasm.package import assemble  # noqa: E402
 
-IDS = ["1958", "1969", "1986", "1998", "2017"]
-QUICK = ["1958", "1969", "1986", "1998"]  # run in one test each; 2017 runs once, for its own tests below
+IDS = ["1958", "1969", "1986", "1998", "2017", "2018"]
+QUICK = ["1958", "1969", "1986", "1998"]  # run in one test each; 2017 and 2018 run for their own tests below
 LINEAR = "out = x @ self.weight\n"  # the line of the reference Linear.forward the broken variants replace
 CONV_WEIGHT_GRAD = "grad_weight = (g @ self.cols).reshape(weight.shape)\n"  # in the reference Conv2dBackward
 
@@ -216,6 +216,103 @@ def test_2017_a_wrong_attention_backward_trains_but_misses_the_target(tmp_path_f
     assert result["error"] is None, result["error"]
     accuracy = result["criteria"][0]
     assert not accuracy["reached"] and accuracy["value"] < 0.95 and not result["passed"], accuracy
+
+
+# --- 2018: every optimisation measured, and one that does nothing shows nothing --------------------------------------
+
+def _replaced(module_id, old, new):
+    """The reference source of a module with one line replaced (the test fails loudly if the line moved)."""
+    source = curriculum.module(module_id).reference_source()
+    assert source.count(old) == 1, f"module {module_id}'s reference changed: update this test's line {old!r}"
+    return {module_id: source.replace(old, new)}
+
+
+def _olympics(package, tmp_path_factory):
+    """The 2018 milestone in its quick configuration, with no saved GPT (a stand-in is trained: seeded)."""
+    with artifacts.using(tmp_path_factory.mktemp("no-artifacts")):
+        return ms.run_milestone("2018", package, config="quick")
+
+
+def _by_metric(result):
+    return {c["metric"]: c for c in result["criteria"]}
+
+
+def _rows(result):
+    """The measured rows of the TinyDigits table, in order (progress steps 1..5; the baseline row is not reported)."""
+    return [p["metrics"] for p in result["history"] if "row_kb" in p["metrics"]]
+
+
+@pytest.fixture(scope="module")
+def olympics(reference, tmp_path_factory):
+    return _olympics(reference, tmp_path_factory)
+
+
+def test_2018_reaches_every_criterion_with_the_reference(olympics):
+    _check_result_shape(olympics, ms.milestone("2018"))
+    assert olympics["error"] is None, olympics["error"]
+    assert olympics["passed"], olympics["criteria"]
+    by_metric = _by_metric(olympics)
+    assert by_metric["latency_speedup"]["value"] >= 2.0 and by_metric["size_reduction"]["value"] >= 8.0
+    assert by_metric["accuracy_drop"]["value"] <= 0.01 and by_metric["kv_cache_speedup"]["value"] >= 1.05
+    names = [p["metrics"] for p in olympics["history"]]
+    assert olympics["history"][-1]["step"] == olympics["history"][-1]["total"] == len(names)
+
+
+def test_2018_table_tells_what_each_optimisation_bought(olympics):
+    """On CPython there is no compiled kernel, so its rows show no speed-up (the backend switch only costs); int8
+    stores 4x less (its speed natively depends on BLAS threads waking up beside it, so it is not checked here);
+    pruning 75 % of the hidden units is faster and smaller."""
+    compiled, int8, pruned, pruned_int8, pruned_compiled = _rows(olympics)
+    assert compiled["row_speedup"] < 1.1 and compiled["row_kb"] == pytest.approx(75.04, abs=0.01)
+    assert int8["row_kb"] < 75.04 / 3 and int8["row_accuracy"] >= compiled["row_accuracy"] - 0.01
+    assert pruned["row_speedup_low"] >= 2 and pruned["row_kb"] < 75.04 / 3.9
+    assert pruned_int8["row_kb"] < pruned["row_kb"] / 3
+    assert pruned_compiled["row_kb"] == pruned["row_kb"]
+
+
+def test_2018_a_kv_cache_that_is_never_read_shows_no_speed_up(tmp_path_factory):
+    """A cache that starts over at every step (it is written, but what it holds is never read again): the tokens are
+    right, so nothing but the measured time can tell; the KV cache row shows no speed-up and its criterion fails."""
+    package = _package(tmp_path_factory, "kv-never-read", _replaced(
+        "18", "if step == 0 or len(tokens) > window:", "if True:  # start over every step: nothing is reused"))
+    result = _olympics(package, tmp_path_factory)
+    assert result["error"] is None, result["error"]
+    kv = _by_metric(result)["kv_cache_speedup"]
+    assert not kv["reached"] and kv["value"] < 1.05, kv
+    assert not result["passed"]
+    assert [c["reached"] for c in result["criteria"]] == [True, True, True, False]
+
+
+def test_2018_a_cache_that_skips_the_earlier_keys_is_refused(tmp_path_factory):
+    """Attention over the new token's own key only (get() never read) is fast and wrong: the milestone compares the
+    cached tokens with module 13's and stops, naming the cache."""
+    package = _package(tmp_path_factory, "kv-skips-get", _replaced(
+        "18", "keys, values = cache.get(layer)", "keys, values = k, v  # get() never read"))
+    result = _olympics(package, tmp_path_factory)
+    assert not result["passed"] and "cached generate wrote other tokens" in result["error"], result["error"]
+    assert _by_metric(result)["latency_speedup"]["reached"], "the TinyDigits part ran before the GPT's"
+
+
+def test_2018_a_quantize_model_that_changes_nothing_buys_no_bytes(tmp_path_factory):
+    """quantize_model returning an unchanged copy: the int8 rows store as much as the float ones, and the size
+    criterion (which needs pruning AND int8) fails, visibly."""
+    package = _package(tmp_path_factory, "int8-noop", _replaced(
+        "15", "        set_layer(quantized, name, QUANTIZED[type(layers[name])](layers[name]).calibrate(observed[name]))\n",
+        "        pass  # nothing replaced\n"))
+    result = _olympics(package, tmp_path_factory)
+    assert result["error"] is None, result["error"]
+    compiled, int8, pruned, pruned_int8, _ = _rows(result)
+    assert int8["row_kb"] == compiled["row_kb"] and pruned_int8["row_kb"] == pruned["row_kb"]
+    size = _by_metric(result)["size_reduction"]
+    assert not size["reached"] and size["value"] < 8, size
+    assert not result["passed"]
+
+
+def test_2018_stop_keeps_the_rows_measured(reference):
+    result = ms.run_milestone("2018", reference, report=StopAfter("2018", 3), config="quick")
+    assert result["stopped"] and not result["passed"] and result["error"] is None
+    assert len(_rows(result)) == 3
+    assert _by_metric(result)["size_reduction"]["value"] == result["history"][-1]["metrics"]["size_reduction"]
 
 
 # --- a broken learner package does not pass ---------------------------------------------------------------------

@@ -102,11 +102,11 @@ def prerequisites_to_finish(course: Course, module_id: str) -> list[curriculum.M
 def archive_files(course: Course, repository: Path = CURRICULUM.parent) -> dict[str, Path | bytes]:
     """The course archive, name -> file or content: what the tab unpacks (build.py zips it) and all of the course
     a learner's code may read while it is graded. The harness (not its grading part, which the tab never runs) and
-    the curriculum's Python, TOML and data files, in the repository layout; for a module whose solution is withheld,
+    the curriculum's Python, TOML, JSON and data files, in the repository layout; for a module whose solution is withheld,
     its starter instead of its reference, and none of its typical mistakes (their texts are pieces of the answer)."""
     files: dict[str, Path | bytes] = {}
     grading = repository / "tinytorch_wasm" / "grading"
-    for folder, patterns in (("tinytorch_wasm", ("*.py", "*.ini")), ("curriculum", ("*.py", "*.toml", "*.npz", "*.txt"))):
+    for folder, patterns in (("tinytorch_wasm", ("*.py", "*.ini")), ("curriculum", ("*.py", "*.toml", "*.json", "*.npz", "*.txt"))):
         for pattern in patterns:
             for path in sorted((repository / folder).rglob(pattern)):
                 if "__pycache__" not in path.parts and not path.is_relative_to(grading):

@@ -43,6 +43,16 @@ class Mistake:
 
 
 @dataclass(frozen=True)
+class Result:
+    """A JSON result the module's page saves to the learner's progress (tinytorch_wasm.results): the schema it must
+    meet and the file whose recheck(claimed, module) the grader runs to measure it again (both in the module folder)."""
+    name: str
+    title: str
+    schema: str
+    recheck: str
+
+
+@dataclass(frozen=True)
 class Module:
     id: str                      # "01"
     slug: str                    # "tensor"
@@ -54,6 +64,7 @@ class Module:
     requires: tuple[str, ...] = ()
     exercises: tuple[Exercise, ...] = ()
     artifacts: tuple[str, ...] = ()  # saved arrays its requests carry (tinytorch_wasm.artifacts), e.g. "tiny-gpt"
+    results: tuple[Result, ...] = ()  # JSON results its page saves to progress (tinytorch_wasm.results)
 
     @property
     def mistakes(self) -> tuple[Mistake, ...]:
@@ -123,6 +134,7 @@ def _load(folder: Path) -> Module:
         requires=tuple(spec.get("requires", ())),
         exercises=tuple(Exercise(**e) for e in spec.get("exercises", ())),
         artifacts=tuple(spec.get("artifacts", ())),
+        results=tuple(Result(**r) for r in spec.get("results", ())),
     )
 
 

@@ -30,13 +30,15 @@ const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 // What a panel returns may have `leave()`, called when the learner moves to another page.
 const panels = {
   ".tt-workbench": { python: true, mount: async (node, context) => {
-    const [{ Workbench }, { makeRunnable }, { finishFirst }] = await Promise.all([import("./workbench.js"),
-      import("./experiments.js"), import("./withheld.js")]);
+    const [{ Workbench }, { makeRunnable }, { finishFirst }, { listenForResults, ResultNotice }] = await Promise.all([
+      import("./workbench.js"), import("./experiments.js"), import("./withheld.js"), import("./results.js")]);
     const module = context.course.modules.find((m) => m.id === node.dataset.module);
     await nextTask();
     const workbench = new Workbench(node, { ...context, module });
     await workbench.ready;
     makeRunnable(workbench);
+    const results = listenForResults(context.runtime, context); // JSON results a run saves (the capstone's)
+    if (module.results.length) new ResultNotice(node, { module, state: context.state, events: results });
     finishFirst(node, context.course.modules.filter((m) => m.id < module.id), context);
     return { workbench, leave: () => workbench.save() }; // code typed in the last moment is not lost
   } },

@@ -9,7 +9,7 @@ export const isObject = (v) => v !== null && typeof v === "object" && !Array.isA
 // The type of each field the pages read from saved progress. A record of another shape (another app's, or a
 // damaged one) is refused before it reaches a page, where, say, a text `seconds` would throw.
 const MODULE_FIELDS = { started: "boolean", passed: "boolean", passedAt: "string", passedHash: "string",
-  source: "string", lastRun: "object" };
+  source: "string", lastRun: "object", results: "object" };
 const RUN_FIELDS = { passed: "number", total: "number", at: "string" };
 const MILESTONE_FIELDS = { value: "number", passed: "boolean", stopped: "boolean", error: "string", seconds: "number",
   metric: "string", at: "string", peakWasmBytes: "number", best: "object" };

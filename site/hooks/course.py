@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import sys
-import tomllib
 from pathlib import Path
 
 from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tinytorch_wasm import course as courses, curriculum, milestones  # noqa: E402
+from tinytorch_wasm import course as courses  # noqa: E402
 
 
 def course_of(config):
@@ -51,30 +50,18 @@ def on_files(files, config):
     return files
 
 
-def _coming(kind: str, have: set) -> list[dict]:
-    """The roadmap's entries of `kind` that have no folder yet."""
-    roadmap = tomllib.loads((curriculum.CURRICULUM / "roadmap.toml").read_text())
-    key = "id" if kind == "module" else "year"
-    return [e for e in roadmap.get(kind, []) if str(e[key]) not in have]
-
-
 def on_page_markdown(markdown, page, config, files):
     """Pages with a workbench or a milestone start Python as early as they can; `<!-- module-list -->` on a page
-    becomes the list of modules and milestones, with those still to come marked so (curriculum/roadmap.toml)."""
+    becomes the list of the course's modules and milestones."""
     page.meta["python"] = 'class="tt-workbench"' in markdown or 'class="tt-milestone"' in markdown
     if "<!-- module-list -->" not in markdown:
         return markdown
     course = config["extra"]["tt_course"]
     rows = ["| # | Module | What you build |", "|---|---|---|"]
     entries = [(m.id, f"[{m.title}](modules/{m.id}-{m.slug}.md)", m.summary) for m in course.modules]
-    written = {m.id for m in curriculum.modules()}  # a module course.toml leaves out is not "coming"
-    entries += [(e["id"], f"{e['title']} *(coming)*", e["summary"]) for e in _coming("module", written)]
     rows += [f"| {i} | {title} | {summary} |" for i, title, summary in sorted(entries)]
     rows += ["", "| Year | Milestone | Needs modules |", "|---|---|---|"]
     dated = [(m.year, f"[{m.title}](milestones/{m.id}-{m.slug}.md): {m.summary}", m.requires)
              for m in course.milestones]
-    written = {str(m.year) for m in milestones.milestones()}
-    dated += [(e["year"], f"{e['title']} *(coming)*: {e['summary']}", e["requires"])
-              for e in _coming("milestone", written)]
     rows += [f"| {year} | {title} | 01-{requires} |" for year, title, requires in sorted(dated)]
     return markdown.replace("<!-- module-list -->", "\n".join(rows))

@@ -599,7 +599,7 @@ def other_engines(bench, server):
 
 def _measured(result: dict) -> dict:
     """A milestone result's figures: each criterion's value, each part's time (metrics named *_seconds), passed."""
-    figures = {f"value:{c['metric']} (target {'<=' if c['goal'] == 'at_most' else '>='} {c['target']})": c["value"]
+    figures = {f"value:{c['metric']} (target {'<=' if c['goal'] == 'at_most' else '>='} {c['target']:g})": c["value"]
                for c in result["criteria"]}
     for point in result["history"]:
         figures.update({f"part:{k}": v for k, v in point["metrics"].items() if k.endswith("_seconds")})

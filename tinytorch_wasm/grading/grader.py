@@ -11,6 +11,9 @@ How a learner's work is graded (docs/grading.md says the same for instructors):
   modules outside the course), as the tab runs it. It counts only when the re-run reaches the criterion; when the
   learner has not written one of those modules it is not run, and the report says which are missing.
 - Nothing the export claims is believed; where a claim differs from the re-run, the report says so per module.
+- A JSON result a module saves to progress (the capstone's submission, see tinytorch_wasm.results) is checked
+  against its schema here, then re-checked by the module's own recheck on the learner's files (as a milestone
+  runs): the report shows the re-measured figures and every claimed one that differs beyond noise. Not scored.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import curriculum, milestones
+from .. import curriculum, milestones, results
 from ..course import Course, archive_files
 from ..curriculum import CURRICULUM
 from ..package import assemble
@@ -70,6 +73,7 @@ class UnitResult:
     reasons: list[str] = field(default_factory=list)  # why the whole unit fails (hostile or broken code)
     notes: list[str] = field(default_factory=list)    # what explains failures without failing the unit as a whole
     milestone: dict | None = None
+    result: dict | None = None               # kind "result": the module's re-check report, or why it was not run
     seconds: float = 0.0
     output: str = ""
     grader_problem: str | None = None       # the grader's own failure, not the learner's
@@ -207,14 +211,33 @@ class Grader:
                           if missing else None))
         return units
 
+    def result_units(self, code: dict[str, str], claimed: dict) -> list[tuple[str, str, dict | None, str | None,
+                                                                                dict]]:
+        """(kind, "module id:name", files, why not run, claimed value) per result the export claims for a graded
+        module. It runs on the learner's own files up to that module (the reference standing in for any they
+        have not written), as the page that produced it did."""
+        units = []
+        for m in self.modules():
+            saved = ((claimed.get("modules") or {}).get(m.id) or {}).get("results") or {}
+            for declared in m.results:
+                value = (saved.get(declared.name) or {}).get("value")
+                if value is None:
+                    continue
+                files = {k: v for k, v in code.items() if k <= m.id}
+                units.append(("result", f"{m.id}:{declared.name}", files if m.id in code else None,
+                              None if m.id in code else "not submitted", value))
+        return units
+
     # --- running ----------------------------------------------------------------------------------------------------
-    def job(self, learner: str, kind: str, target: str, files: dict[str, str], seconds: float | None = None) -> dict:
+    def job(self, learner: str, kind: str, target: str, files: dict[str, str], seconds: float | None = None,
+            claimed: dict | None = None) -> dict:
         with self.lock:
             self.counter += 1
             number = self.counter
         scratch = self.work / f"unit-{number}"
         scratch.mkdir(mode=0o700)
-        upto = milestones.milestone(target).requires if kind == "milestone" else target
+        upto = (milestones.milestone(target).requires if kind == "milestone" else
+                target.split(":", 1)[0] if kind == "result" else target)
         assemble(scratch / "package", files, upto=upto, withheld=self.course.withheld)
         fixed = self.options.milestone_seconds if kind == "milestone" else self.options.test_seconds
         seconds = seconds or fixed or max(MIN_SECONDS, TIME_FACTOR * self.reference_seconds.get((kind, target), 0))
@@ -225,10 +248,13 @@ class Grader:
                "limits": {"seconds": seconds, "memory_bytes": self.options.memory_mb << 20}}
         if kind == "private":
             job["private_tests"] = self.private[target]
+        if kind == "result":
+            job["claimed"] = claimed
         return job
 
-    def run(self, learner: str, kind: str, target: str, files: dict[str, str], seconds: float | None = None) -> dict:
-        job = self.job(learner, kind, target, files, seconds)
+    def run(self, learner: str, kind: str, target: str, files: dict[str, str], seconds: float | None = None,
+            claimed: dict | None = None) -> dict:
+        job = self.job(learner, kind, target, files, seconds, claimed)
         slot = self.slots.get()
         try:
             return slot.run(job)
@@ -286,6 +312,11 @@ def interpret(kind: str, target: str, reply: dict, expected: list[str] | None) -
         unit.milestone = (by_kind.get("milestone") or [None])[0]
         if unit.milestone is None and not unit.reasons:
             unit.reasons.append("the milestone reported no result")
+        return unit
+    if kind == "result":
+        unit.result = (by_kind.get("result") or [None])[0]
+        if unit.result is None and not unit.reasons:
+            unit.reasons.append("the re-check reported nothing")
         return unit
     collected = (by_kind.get("collected") or [[]])
     if len(collected) > 1:
@@ -382,21 +413,28 @@ def _grade(grader: Grader, paths, names) -> list[LearnerResult]:
             continue
         learner.claimed = submitted.progress
         for kind, target, files, why in grader.units(submitted.code):
-            work.append((learner, kind, target, files, why))
+            work.append((learner, kind, target, files, why, None))
+        for kind, target, files, why, claimed in grader.result_units(submitted.code, submitted.progress):
+            found = results.problems(target.split(":", 1)[1], claimed)
+            if found:  # a claim its schema refuses is reported as such, and nothing runs
+                learner.units.append(UnitResult(kind=kind, target=target, status="graded",
+                                                result={"valid": False, "problems": found}))
+            else:
+                work.append((learner, kind, target, files, why, claimed))
     # Milestones first: they are the longest units, so the slots finish together.
-    work.sort(key=lambda w: w[1] != "milestone")
+    work.sort(key=lambda w: w[1] not in ("milestone", "result"))
     bar = tqdm(total=len(work), desc=f"grading {len(learners)} learners", unit="unit", file=sys.stderr,
                disable=not grader.options.progress, dynamic_ncols=True)
     lock = threading.Lock()
 
     def one(item):
-        learner, kind, target, files, why = item
+        learner, kind, target, files, why, claimed = item
         if files is None:
             unit = UnitResult(kind=kind, target=target, status=why.split(":")[0], reasons=[why] if ":" in why else [])
         else:
             started = time.monotonic()
             expected = [t["node"] for t in grader.expected.get((kind, target), [])]
-            unit = interpret(kind, target, grader.run(learner.name, kind, target, files), expected)
+            unit = interpret(kind, target, grader.run(learner.name, kind, target, files, claimed=claimed), expected)
             unit.seconds = round(time.monotonic() - started, 3)
         with lock:
             learner.units.append(unit)

@@ -18,7 +18,7 @@ def summarise(result, course, weights: Weights) -> list[dict]:
         if learner.error:
             summary = {**summary, "score": 0.0}
         units = [{"kind": u.kind, "target": u.target, "status": u.status, "tests": u.tests, "reasons": u.reasons, "notes": u.notes,
-                  "milestone": u.milestone, "seconds": u.seconds, "grader_problem": u.grader_problem,
+                  "milestone": u.milestone, "result": u.result, "seconds": u.seconds, "grader_problem": u.grader_problem,
                   "output": u.output[-4000:]} for u in learner.units]
         rows.append({"learner": learner.name, "file": str(learner.path), "error": learner.error,
                      "seconds": round(learner.seconds, 2), **summary, "units": units,
@@ -44,6 +44,12 @@ def problems(row: dict) -> list[str]:
             found += [f"{key}: grader problem: {p}" for p in part["grader_problems"]]
             if part.get("claim"):
                 found.append(f"{key}: {part['claim']}")
+    for key, entry in row.get("results", {}).items():
+        found += [f"{key}: not valid: {p}" for p in entry["problems"]]
+        found += [f"{key}: claimed and re-measured differ: {d}" for d in entry["differences"]]
+        found += [f"{key}: {r}" for r in entry["reasons"] + entry["grader_problems"]]
+        if entry["error"]:
+            found.append(f"{key}: {entry['error'].strip().splitlines()[-1][:300]}")
     return found
 
 

@@ -128,10 +128,44 @@ def score_learner(learner, course, expected: dict, weights: Weights, modules) ->
                  "score": _round(worth if reached else 0.0), "max": _round(worth),
                  "claim": milestone_claim(learner.claimed, m.id, reached)}
         summary["milestones"][m.id] = entry
+    summary["results"] = {u.target: result_entry(u, course) for u in learner.units if u.kind == "result"}
     for part in (*summary["modules"].values(), *summary["milestones"].values()):
         summary["score"] = _round(summary["score"] + part["score"])
         summary["max"] = _round(summary["max"] + part["max"])
     return summary
+
+
+def result_entry(unit, course) -> dict:
+    """A claimed JSON result as re-checked (not scored): valid against its schema or why not, the module's
+    re-check report (re-measured figures, budgets met) and every claimed figure that differs beyond noise."""
+    module_id, name = unit.target.split(":", 1)
+    declared = {r.name: r for m in course.modules if m.id == module_id for r in m.results}.get(name)
+    found = unit.result or {}
+    problems = found.get("problems", []) if found.get("valid") is False else []
+    return {"title": declared.title if declared else name, "module": module_id, "status": unit.status,
+            "valid": not problems, "problems": problems, "error": found.get("error"),
+            "passed": found.get("passed"), "checks": found.get("checks", []), "remeasured": found.get("remeasured"),
+            "differences": found.get("differences", []), "reasons": unit.reasons,
+            "grader_problems": [unit.grader_problem] if unit.grader_problem else []}
+
+
+def _result_lines(entry: dict) -> list[str]:
+    head = f"{entry['title']} (module {entry['module']}), re-checked by running it again (not scored)"
+    if entry["status"] != "graded":
+        return [f"{head}: {entry['status']}."]
+    if not entry["valid"]:
+        return [f"{head}: the saved result does not follow its schema, so it was not run:",
+                *(f"  {p}" for p in entry["problems"][:5])]
+    if entry["reasons"] or entry["grader_problems"] or entry["error"]:
+        why = entry["reasons"] + entry["grader_problems"] + ([entry["error"].strip().splitlines()[-1][:300]]
+                                                             if entry["error"] else [])
+        return [f"{head}: could not be re-checked: {'; '.join(why)}"]
+    lines = [f"{head}: {'every budget met' if entry['passed'] else 'not every budget met'}"]
+    for check in entry["checks"]:
+        lines.append(f"  {'✓' if check['met'] else '✗'} {check['name']}: {check['value']:.4g} "
+                     f"(at most {check['limit']:.4g})")
+    lines.extend(f"  Note: claimed and re-measured differ: {d}." for d in entry["differences"])
+    return lines
 
 
 def claim_note(claimed: dict, module_id: str, rerun: dict, status: str) -> str | None:
@@ -219,4 +253,6 @@ def feedback(learner, summary: dict, visible_private: bool = True) -> str:
             lines.append("  " + m["error"].strip().splitlines()[-1][:300])
         if m["claim"]:
             lines.append(f"  Note: {m['claim']}.")
+    for entry in summary.get("results", {}).values():
+        lines.extend(_result_lines(entry))
     return "\n".join(lines) + "\n"
