@@ -33,6 +33,7 @@ export class PythonRuntime extends EventTarget {
     this.state = "idle"; // idle | starting | ready | busy | failed
     this.pending = null; // {id, resolve, onOutput, onEvent}
     this.nextId = 1;
+    this.workersStarted = 0; // how many times Python was started in this tab (moving between pages must not add one)
     this.isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer !== "undefined";
   }
 
@@ -43,6 +44,7 @@ export class PythonRuntime extends EventTarget {
     // After a saved Python failed its checks, the next worker starts normally (runtime/src/snapshot.js).
     const url = this.withoutSnapshot ? `${this.workerUrl}&snapshot=off` : this.workerUrl;
     this.worker = early ? early.worker : new Worker(url, { type: "module" });
+    this.workersStarted += 1;
     this.startedAt = early ? early.startedAt : performance.now();
     this.readyPromise = new Promise((resolve, reject) => {
       this.onReady = resolve;

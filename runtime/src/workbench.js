@@ -14,8 +14,8 @@ const SAVE_DELAY_MS = 400;
 const TEST_TIME_LIMIT_MS = 1000 * (Number(new URLSearchParams(location.search).get("test-time-limit")) || 60);
 
 export class Workbench {
-  constructor(root, { module, course, state, store, runtime }) {
-    Object.assign(this, { root, module, course, state, store, runtime });
+  constructor(root, { module, course, state, store, runtime, signal }) {
+    Object.assign(this, { root, module, course, state, store, runtime, signal });
     this.render();
     this.restoreCode();
     this.watchRuntime();
@@ -69,10 +69,15 @@ export class Workbench {
         scratchBox, el("div", { class: "tt-buttons" }, this.buttons.scratch)),
       this.tabs.tablist, this.tabs.panels,
     );
-    this.editor = createEditor(editorBox, { doc: "", label: `Your file ${m.packagePath}`,
+    const saved = this.state.code(m.id);
+    this.editor = createEditor(editorBox, { doc: saved ? saved.code : m.starter, label: `Your file ${m.packagePath}`,
       onRun: () => this.runFile(), onChange: (text) => this.scheduleSave(text) });
-    this.scratch = createEditor(scratchBox, { doc: m.scratch, label: "Scratch cell", minLines: 4,
-      onRun: () => this.runScratch() });
+    // The scratch cell's editor is built in a task of its own, so the page answers input in between (no long
+    // task while it loads); `ready` says when the workbench is complete.
+    this.ready = new Promise((resolve) => setTimeout(resolve, 0)).then(() => {
+      this.scratch = createEditor(scratchBox, { doc: m.scratch, label: "Scratch cell", minLines: 4,
+        onRun: () => this.runScratch() });
+    });
     this.sources = new SourcePicker(sourceBox, { modules: this.course.modules.filter((x) => x.id < m.id),
       course: this.course, state: this.state, title: "Earlier modules this one builds on" });
     this.show("output");
@@ -89,9 +94,12 @@ export class Workbench {
   // --- the learner's code: restore, save, reset -----------------------------------------------------------
   restoreCode() {
     const saved = this.state.code(this.module.id);
-    this.loading = true;
-    this.editor.text = saved ? saved.code : this.module.starter;
-    this.loading = false;
+    const text = saved ? saved.code : this.module.starter;
+    if (this.editor.text !== text) { // the editor was made with it (render): replacing it would parse it again
+      this.loading = true;
+      this.editor.text = text;
+      this.loading = false;
+    }
     this.lastSaved = this.editor.text;
     this.setSaved(saved ? "Saved" : "Starter");
     if (saved && saved.starterHash !== this.module.starterHash) {
@@ -177,7 +185,8 @@ export class Workbench {
           "replace the other tab's version.", "warning", " ", switchTo("Load the other tab's version", other.code));
       }
     });
-    window.addEventListener("beforeunload", () => this.save());
+    // Leaving the tab; moving to another page of the course does not unload it (main.js saves then).
+    window.addEventListener("beforeunload", () => this.save(), { signal: this.signal });
   }
 
   async request(action, payload, options = {}) {

@@ -158,7 +158,12 @@ def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
-SECTIONS = ["visits", "tests", "stop", "profile", "milestones", "workload", "matmul", "engines"]
+SECTIONS = ["visits", "navigation", "pages", "tests", "stop", "profile", "milestones", "workload", "matmul", "engines"]
+# One page of each type, for the page-quality rows (Lighthouse, axe); the accessibility test audits the same ones.
+PAGE_TYPES = {"home": "", "module": "modules/01-tensor/", "milestone": "milestones/1958-perceptron/",
+              "progress": "progress/"}
+# Clicked in the site's navigation, one after another, from module 01: module -> module -> milestone.
+NAVIGATION = (("02 ·", "02"), ("03 ·", "03"), ("1958", None))
 
 
 class Bench:
@@ -230,6 +235,69 @@ class Bench:
                  sent[0][1] / 1e6, "MB")
         return {"cold": cold, "warm": warm}
 
+    # --- page to page ------------------------------------------------------------------------------------------
+    def navigation(self, server, label=""):
+        """From clicking a link in the site's navigation to the next page being ready to run tests, for module 01 ->
+        02 -> 03 -> the 1958 milestone, after the first page saved its Python snapshot (so a build that loads each
+        page anew restores it: its best case). Returns the times, in s."""
+        times, restarts = [], 0
+        for _ in range(self.runs):
+            context, _ = self.context()
+            page = open_module(context, server.url + "modules/01-tensor/")
+            saved_snapshots(page)
+            page.evaluate("window.ttStillThisTab = true")
+            for link, module_id in NAVIGATION:
+                page.locator(".md-nav--primary a.md-nav__link", has_text=link).first.click()
+                here = (f"window.tinytorch.workbench && window.tinytorch.workbench.module.id === '{module_id}'"
+                        if module_id else "window.tinytorch.milestone")
+                page.wait_for_function(f"window.tinytorch && {here} && window.tinytorch.runtime && "
+                                       "window.tinytorch.runtime.state === 'ready'")
+                # This build says how long since the click; a build that reloads the page: since its navigation.
+                page.wait_for_function("window.tinytorch.pageReadyMs !== undefined || !window.ttStillThisTab")
+                times.append(page.evaluate("window.tinytorch.pageReadyMs ?? window.tinytorch.runtime.readyAt") / 1e3)
+                restarts += page.evaluate("!window.ttStillThisTab || window.tinytorch.runtime.workersStarted > 1")
+                page.evaluate("window.ttStillThisTab = true; window.tinytorch.runtime.workersStarted = 1")
+            context.close()
+        self.add(f"navigation{label}", "page-to-page navigation (module -> module -> milestone) -> ready",
+                 summary(times), "s")
+        self.add(f"navigation{label}", "page changes that started Python again", f"{restarts} of {len(times)}")
+        return {"navigation": times}
+
+    # --- page quality: Lighthouse and axe -----------------------------------------------------------------------
+    def page_quality(self, server, label=""):
+        """Lighthouse performance and accessibility (desktop preset, a fresh profile each) and axe's serious and
+        critical findings, for each page type as loaded."""
+        import axe
+        import lighthouse
+        for kind, path in PAGE_TYPES.items():
+            perf, access, blocking, shift = [], [], [], []
+            for _ in range(self.runs):
+                try:
+                    report = lighthouse.audit(server.url + path, ["performance", "accessibility"])
+                except RuntimeError:  # Lighthouse loses its trace now and then on a loaded machine (NO_NAVSTART)
+                    report = lighthouse.audit(server.url + path, ["performance", "accessibility"])
+                perf.append(lighthouse.score(report, "performance"))
+                access.append(lighthouse.score(report, "accessibility"))
+                blocking.append(report["audits"]["total-blocking-time"]["numericValue"] / 1e3)
+                shift.append(report["audits"]["cumulative-layout-shift"]["numericValue"])
+            self.add(f"pages{label}", f"{kind}: Lighthouse performance", summary(perf), "/100")
+            self.add(f"pages{label}", f"{kind}: Lighthouse accessibility", summary(access), "/100")
+            self.add(f"pages{label}", f"{kind}: total blocking time", summary(blocking), "s")
+            self.add(f"pages{label}", f"{kind}: cumulative layout shift", summary(shift))
+        context, _ = self.context()
+        axe.install(context)
+        for kind, path in PAGE_TYPES.items():
+            if kind in ("module", "milestone"):
+                page = open_module(context, server.url + path)
+            else:
+                page = context.pages[0] if context.pages else context.new_page()
+                page.goto(server.url + path)
+                if kind != "home":
+                    page.wait_for_function("window.tinytorch")
+            found = axe.violations(page)
+            self.add(f"pages{label}", f"{kind}: axe serious and critical findings (elements)", axe.count_nodes(found))
+        context.close()
+
     # --- tests and stop ---------------------------------------------------------------------------------------
     def test_latency(self, server, label="", modules=None):
         context, _ = self.context()
@@ -260,11 +328,14 @@ class Bench:
         for _ in range(self.runs):
             for results, site, label in ((theirs, baseline, " (baseline)"), (mine, server, "")):
                 runs, self.runs = self.runs, 1  # one of each per round, rounds alternate the two builds
-                for key, values in {**self.visits(site, label), **self.test_latency(site, label, modules)}.items():
+                measured = {**self.visits(site, label), **self.navigation(site, label),
+                            **self.test_latency(site, label, modules)}
+                for key, values in measured.items():
                     results.setdefault(key, []).extend(values)
                 self.runs = runs
         for key in mine:
-            what = {"cold": "cold visit -> ready", "warm": "warm visit -> ready"}.get(key, f"Run tests {key}, warm")
+            what = {"cold": "cold visit -> ready", "warm": "warm visit -> ready",
+                    "navigation": "page-to-page navigation -> ready"}.get(key, f"Run tests {key}, warm")
             self.add("this / baseline", what, summary([a / b for a, b in zip(sorted(mine[key]),
                                                                                   sorted(theirs[key]))]), "x")
 
@@ -675,10 +746,17 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
                 baseline = Server(isolation=True, directory=args.baseline)
                 try:
                     bench.against_baseline(isolated, baseline)
+                    if "pages" in sections:
+                        bench.page_quality(baseline, " (baseline)")
                 finally:
                     baseline.stop()
-            elif "visits" in sections:
-                bench.visits(isolated)
+            else:
+                if "visits" in sections:
+                    bench.visits(isolated)
+                if "navigation" in sections:
+                    bench.navigation(isolated)
+            if "pages" in sections:
+                bench.page_quality(isolated)
             if "tests" in sections:
                 bench.test_latency(isolated)
             if "stop" in sections:
