@@ -750,29 +750,22 @@ def main(argv=None, offline_zip: Path | None = None) -> int:
                         bench.page_quality(baseline, " (baseline)")
                 finally:
                     baseline.stop()
-            else:
-                if "visits" in sections:
-                    bench.visits(isolated)
-                if "navigation" in sections:
-                    bench.navigation(isolated)
-            if "pages" in sections:
-                bench.page_quality(isolated)
-            if "tests" in sections:
-                bench.test_latency(isolated)
-            if "stop" in sections:
-                bench.stop_latency(isolated, isolated=True)
-                bench.stop_latency(plain, isolated=False)
-            if "profile" in sections:
-                bench.profile_overhead(isolated)
-            if "milestones" in sections:
-                bench.milestones(isolated)
-            if "workload" in sections:
-                bench.tab_vs_native(isolated)
-            if "matmul" in sections:
-                bench.matmul_ways(isolated)
-                bench.matmul_per_cpu_second(isolated)
-            if "engines" in sections:
-                other_engines(bench, isolated)
+            measure = {
+                "visits": lambda: bench.visits(isolated),
+                "navigation": lambda: bench.navigation(isolated),
+                "pages": lambda: bench.page_quality(isolated),
+                "tests": lambda: bench.test_latency(isolated),
+                "stop": lambda: (bench.stop_latency(isolated, isolated=True),
+                                 bench.stop_latency(plain, isolated=False)),
+                "profile": lambda: bench.profile_overhead(isolated),
+                "milestones": lambda: bench.milestones(isolated),
+                "workload": lambda: bench.tab_vs_native(isolated),
+                "matmul": lambda: (bench.matmul_ways(isolated), bench.matmul_per_cpu_second(isolated)),
+                "engines": lambda: other_engines(bench, isolated),
+            }
+            for section in SECTIONS:  # in this order; with a baseline, its comparison above replaces the visits
+                if section in sections and not (args.baseline and section in ("visits", "navigation")):
+                    measure[section]()
     finally:
         isolated.stop()
         plain.stop()
