@@ -253,7 +253,7 @@ def test_2018_reaches_every_criterion_with_the_reference(olympics):
     assert olympics["passed"], olympics["criteria"]
     by_metric = _by_metric(olympics)
     assert by_metric["latency_speedup"]["value"] >= 2.0 and by_metric["size_reduction"]["value"] >= 8.0
-    assert by_metric["accuracy_drop"]["value"] <= 0.01 and by_metric["kv_cache_speedup"]["value"] >= 1.05
+    assert by_metric["accuracy_drop"]["value"] <= 0.01 and by_metric["kv_cache_speedup"]["value"] >= 1.08
     names = [p["metrics"] for p in olympics["history"]]
     assert olympics["history"][-1]["step"] == olympics["history"][-1]["total"] == len(names)
 
@@ -278,7 +278,7 @@ def test_2018_a_kv_cache_that_is_never_read_shows_no_speed_up(tmp_path_factory):
     result = _olympics(package, tmp_path_factory)
     assert result["error"] is None, result["error"]
     kv = _by_metric(result)["kv_cache_speedup"]
-    assert not kv["reached"] and kv["value"] < 1.05, kv
+    assert not kv["reached"] and kv["value"] < 1.08, kv
     assert not result["passed"]
     assert [c["reached"] for c in result["criteria"]] == [True, True, True, False]
 
