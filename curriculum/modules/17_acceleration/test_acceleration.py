@@ -14,6 +14,7 @@ from tinytorch.core.tensor import Tensor
 from tinytorch.optimization.acceleration import (backend_matmul, fused_gelu, get_backend, row_matmul, set_backend,
                                                  tiled_matmul, vectorized_matmul)
 from tinytorch_wasm import kernels
+from tinytorch_wasm.gradcheck import numeric_grad
 
 enable_autograd()
 
@@ -277,19 +278,6 @@ def test_tensor_matmul_goes_through_the_backend(kernel):
     set_backend("numpy")
     assert_product(Tensor(a) @ Tensor(b), a, b, "Tensor @ Tensor back on numpy")
     assert len(kernel.calls) == 2, "after set_backend('numpy') your Tensor's own matmul must be back"
-
-
-def numeric_grad(f, x, eps=1e-2):
-    grad = np.zeros(x.shape)
-    for i in np.ndindex(x.shape):
-        old = x.data[i]
-        x.data[i] = old + eps
-        plus = f()
-        x.data[i] = old - eps
-        minus = f()
-        x.data[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
 
 
 @pytest.mark.exercise("17.5")
