@@ -50,18 +50,24 @@ from playwright.sync_api import Page  # noqa: E402
 Page.wait_for_function = _wait_for_function
 
 
-class Server:
-    """dist/ (or another built site) served in a thread; stoppable mid-test to prove the offline cache works."""
+class ThreadedServer:
+    """An HTTP server on 127.0.0.1 (its own port) answering from a thread until `stop()`."""
 
-    def __init__(self, isolation: bool, directory: Path = DIST):
-        self.httpd = make_server(directory, 0, isolation)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    def __init__(self, httpd):
+        self.httpd = httpd
+        self.url = f"http://127.0.0.1:{httpd.server_port}/"
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
 
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class Server(ThreadedServer):
+    """dist/ (or another built site) served as serve.py does; stoppable mid-test to prove the offline cache works."""
+
+    def __init__(self, isolation: bool, directory: Path = DIST):
+        super().__init__(make_server(directory, 0, isolation))
 
 
 @pytest.fixture(scope="session")

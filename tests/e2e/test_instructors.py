@@ -4,32 +4,27 @@ import functools
 import http.server
 import json
 import re
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 import build
-from conftest import BOOT_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, DIST, open_module, run_tests, set_editor
+from conftest import (BOOT_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, DIST, ThreadedServer, open_module, run_tests,
+                      set_editor)
 from tinytorch_wasm import curriculum, milestones
 
 TENSOR = curriculum.module("01")
 READY = "window.tinytorch && window.tinytorch.runtime.state === 'ready'"
 
 
-class PlainServer:
+class PlainServer(ThreadedServer):
     """A static host that sends no special header (no COOP/COEP), serving `folder`: `python -m http.server`."""
 
     def __init__(self, folder: Path):
         handler = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                         functools.partial(handler, directory=str(folder))))
 
 
 @pytest.fixture

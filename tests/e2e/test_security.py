@@ -4,17 +4,16 @@ An injected inline script does not run; a request to another origin from the pag
 refused and never arrives. (The rest of the e2e suite runs with the policy on: everything the course does works.)"""
 import http.server
 import re
-import threading
 import time
 
 import pytest
 
-from conftest import DIST, open_module
+from conftest import DIST, ThreadedServer, open_module
 
 PAGE = "modules/01-tensor/"
 
 
-class OtherHost:
+class OtherHost(ThreadedServer):
     """Another origin on this machine (127.0.0.1, another port) that counts the requests reaching it."""
 
     def __init__(self):
@@ -32,13 +31,7 @@ class OtherHost:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler))
 
 
 @pytest.fixture
