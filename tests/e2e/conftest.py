@@ -136,6 +136,14 @@ def set_editor(page, text: str):
     page.evaluate("text => { window.tinytorch.workbench.editor.text = text; }", text)
 
 
+def run_measurement(page, block, button: str) -> str:
+    """Click the lesson measurement `block`'s `button` (a CSS selector), wait until it can be pressed again, and
+    return the block's output."""
+    block.locator(button).click()
+    page.wait_for_function("b => !b.disabled", arg=block.locator(button).element_handle(), timeout=180_000)
+    return block.locator(".tt-output").inner_text()
+
+
 def run_tests(page) -> dict:
     """Click Run tests and return the counts the page shows."""
     page.evaluate("delete document.querySelector('.tt-workbench').dataset.tests")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import open_module, run_tests, set_editor
+from conftest import open_module, run_measurement, run_tests, set_editor
 from tinytorch_wasm import curriculum, milestones
 
 MODULES = curriculum.modules()
@@ -142,10 +142,7 @@ def test_every_lesson_measurement_runs_in_the_tab(server, browser_profile, modul
     for i in range(blocks.count()):
         block = blocks.nth(i)
         code = block.evaluate("node => node.previousElementSibling.textContent")
-        block.locator(".tt-run-button").click()
-        page.wait_for_function("button => !button.disabled", arg=block.locator(".tt-run-button").element_handle(),
-                               timeout=180_000)
-        output = block.locator(".tt-output").inner_text()
+        output = run_measurement(page, block, ".tt-run-button")
         assert "Measurement finished" in output and block.locator(".tt-error").count() == 0, output[-2000:]
         if "plot." in code:
             assert block.locator(".tt-chart").count() >= 1, f"block {i} of module {module.id} drew no chart"

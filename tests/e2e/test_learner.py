@@ -4,7 +4,7 @@ messages, a test list that leads to the failures, and the small things (legends,
 import re
 import time
 
-from conftest import open_module, run_tests, set_editor
+from conftest import open_module, run_measurement, run_tests, set_editor
 from tinytorch_wasm import curriculum
 
 TENSOR = curriculum.module("01")
@@ -97,19 +97,14 @@ def test_a_deep_linked_modules_measurements_run_with_the_reference(server, brows
         for i in range(blocks.count()):
             block = blocks.nth(i)
             code = block.evaluate("node => node.previousElementSibling.textContent")
-            block.locator(".tt-run-reference").click()
-            page.wait_for_function("b => !b.disabled", arg=block.locator(".tt-run-reference").element_handle(),
-                                   timeout=180_000)
-            out = block.locator(".tt-output").inner_text()
+            out = run_measurement(page, block, ".tt-run-reference")
             assert "Measurement finished" in out and "Running" not in out, (module.id, i, out[-1500:])
             if "plot." in code:
                 assert block.locator(".tt-chart").count() >= 1, f"module {module.id} block {i} drew no chart"
                 legends = block.locator(".u-legend").all_inner_texts()
                 assert legends and not any("--" in text for text in legends), legends  # bug 9: no placeholders
     block = page.locator(".tt-experiment").first
-    block.locator(".tt-run-button").click()
-    page.wait_for_function("b => !b.disabled", arg=block.locator(".tt-run-button").element_handle())
-    out = block.locator(".tt-output").inner_text()
+    out = run_measurement(page, block, ".tt-run-button")
     assert "NotImplementedError" in out and "Run with the reference" in out, out[-1500:]
 
 
