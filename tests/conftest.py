@@ -3,3 +3,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+# Seconds any one test may take (the slowest, the grading of a class in tests/e2e/test_autograder.py, takes a few
+# minutes): a test that hangs, a browser driver that never answers say, fails with its stack instead of using up CI.
+TEST_TIMEOUT = 900
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("timeout") and not config.option.timeout:
+        config.option.timeout = TEST_TIMEOUT

@@ -63,6 +63,34 @@ def machinery(private_tests):
     g.close()
 
 
+@pytest.mark.parametrize("misses", [1, 2])
+def test_a_reference_that_misses_once_gets_a_second_run_and_a_second_miss_stops_grading(private_tests, misses):
+    """A reference can miss on a loaded machine (a wall-clock criterion); it runs once more, alone, and only a
+    second miss means the grader cannot grade here."""
+    options = grader.Options(course=courses.load(), modules=["01"], private_tests=private_tests, jobs=1,
+                             test_seconds=20, memory_mb=1024, progress=False)
+    g = grader.Grader(options)
+    runs, real_run = [], g.run
+
+    def missing_run(learner, kind, target, files, **kw):
+        runs.append((kind, target))
+        if kind == "module" and runs.count((kind, target)) <= misses:
+            files = {**files, "01": STARTER}
+        return real_run(learner, kind, target, files, **kw)
+
+    g.run = missing_run
+    try:
+        if misses == 1:
+            grader._calibrate(g)
+            assert len(g.expected[("module", "01")]) >= 15
+        else:
+            with pytest.raises(grader.GradingError, match="module 01"):
+                grader._calibrate(g)
+        assert runs.count(("module", "01")) == 2 and runs.count(("private", "01")) == 1
+    finally:
+        g.close()
+
+
 def run01(g, code, kind="module", seconds=None):
     reply = g.run("drill", kind, "01", {"01": code}, seconds=seconds)
     return grader.interpret(kind, "01", reply, [t["node"] for t in g.expected[(kind, "01")]])

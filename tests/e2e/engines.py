@@ -23,6 +23,9 @@ MINIBROWSER = next(Path("/usr/lib").glob("*/webkit2gtk-4.*/MiniBrowser"), None)
 # WebKit under the process locale C reports the language tag "C", which its own Intl then refuses; learners run
 # a real locale. (The runtime survives "C" too: runtime/src/locale.js.)
 WEBKIT_LOCALE = "en_US.UTF-8"
+# Seconds a WebDriver command may go unanswered before it fails (Selenium would wait for ever); longer than the
+# page-load and script limits the drivers enforce themselves.
+COMMAND_TIMEOUT = 420
 
 
 def free_port() -> int:
@@ -105,6 +108,8 @@ class WebKit:
     def __init__(self, trap: Trap):
         from selenium import webdriver
         from selenium.webdriver.common.proxy import Proxy
+        from selenium.webdriver.remote.client_config import ClientConfig
+        from selenium.webdriver.remote.remote_connection import RemoteConnection
         from selenium.webdriver.webkitgtk.options import Options
         from selenium.webdriver.webkitgtk.service import Service
         self.xvfb = Xvfb() if not os.environ.get("DISPLAY") else None
@@ -115,8 +120,15 @@ class WebKit:
                                "sslProxy": f"127.0.0.1:{trap.port}", "noProxy": ["127.0.0.1"]})
         env = {**os.environ, "LANG": WEBKIT_LOCALE, "LC_ALL": WEBKIT_LOCALE,
                **({"DISPLAY": self.xvfb.display} if self.xvfb else {})}
-        self.driver = webdriver.WebKitGTK(options=options, service=Service(
-            executable_path=WEBKIT_DRIVER, port=free_port(), env=env))
+        self.log = Path(tempfile.mkstemp(prefix="tt-webkit-", suffix=".log")[1])
+        self.service = Service(executable_path=WEBKIT_DRIVER, port=free_port(), env=env, log_output=str(self.log))
+        self.service.start()
+        try:
+            self.driver = webdriver.Remote(RemoteConnection(client_config=ClientConfig(
+                self.service.service_url, timeout=COMMAND_TIMEOUT)), options=options)
+        except BaseException:
+            self._stop_processes()
+            raise
         self.driver.set_page_load_timeout(180)
         self.driver.set_script_timeout(300)
 
@@ -133,8 +145,14 @@ class WebKit:
         try:
             self.driver.quit()
         finally:
-            if self.xvfb:
-                self.xvfb.stop()
+            self._stop_processes()
+
+    def _stop_processes(self):
+        self.service.stop()
+        if self.xvfb:
+            self.xvfb.stop()
+        # Shown by pytest only when the test failed: what WebKitWebDriver and MiniBrowser said.
+        print(f"--- {self.log} (last 60 lines)\n" + "\n".join(self.log.read_text(errors="replace").splitlines()[-60:]))
 
 
 class Xvfb:
@@ -143,7 +161,10 @@ class Xvfb:
     def __init__(self):
         self.process = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.display = ":" + self.process.stdout.readline().decode().strip()
+        number = self.process.stdout.readline().decode().strip()
+        if not number:
+            raise RuntimeError(f"Xvfb did not start (exit code {self.process.wait(10)})")
+        self.display = ":" + number
 
     def stop(self):
         self.process.terminate()
