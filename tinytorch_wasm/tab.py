@@ -12,13 +12,13 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from . import artifacts, curriculum
+from . import artifacts, curriculum, host
 from .milestones import interact_milestone, run_milestone
 from .milestones import milestone as find_milestone
 from .package import assemble
 from .profiling import profile
 from .running import execute, run_file
-from .testing import run_module_tests
+from .testing import remember_rewritten_tests, run_module_tests
 
 PACKAGE_DIR = Path("/home/pyodide/learner")
 ARTIFACTS_DIR = Path("/home/pyodide/artifacts")  # what the request carried from the browser's storage, and no more
@@ -56,6 +56,7 @@ def warm_up() -> dict:
     # faster and the worker's integrity fingerprint (taken next) covers them.
     for part in pkgutil.walk_packages(_pytest.__path__, "_pytest."):
         importlib.import_module(part.name)
+    remember_rewritten_tests()
     return {}
 
 
@@ -77,7 +78,13 @@ def run(module: str, learner: dict, code: str | None = None) -> dict:
 
 def test(module: str, learner: dict) -> dict:
     sources = _assemble(module, learner)
-    return {**run_module_tests(module, PACKAGE_DIR), "sources": sources}
+    return {**run_module_tests(module, PACKAGE_DIR, on_result=_stream_test), "sources": sources}
+
+
+def _stream_test(test: dict, done: int, of: int) -> None:
+    """Each test's outcome goes to the page as it comes: a learner sees the first results (and failures) while the
+    rest still run; the whole result follows at the end."""
+    host.emit("test", {"done": done, "of": of, "test": test})
 
 
 def profile_code(module: str, learner: dict, code: str) -> dict:

@@ -1,54 +1,56 @@
-// CodeMirror 6 set up for learners: Python highlighting, Ctrl/Cmd+Enter runs, no autocorrect, follows dark mode.
-import { EditorView, basicSetup } from "codemirror";
-import { python } from "@codemirror/lang-python";
-import { Compartment, Prec } from "@codemirror/state";
-import { keymap } from "@codemirror/view";
-import { indentWithTab } from "@codemirror/commands";
-import { HighlightStyle, defaultHighlightStyle, syntaxHighlighting } from "@codemirror/language";
-import { oneDarkTheme, oneDarkHighlightStyle } from "@codemirror/theme-one-dark";
+// The learner's editors. Each starts as a plain text area holding the code and becomes a CodeMirror editor
+// (codemirror.js) when the learner first reaches it, by pointer or keyboard. CodeMirror is most of a module page's
+// script: loading and building it with the page blocked a phone's main thread for seconds (Lighthouse mobile, total
+// blocking time 3.9 s). The text area costs nothing, shows the same text, and keeps whatever is typed into it while
+// CodeMirror loads; the switch keeps the text, the selection and the focus.
+import { el } from "./ui.js";
 
-const isDark = () => document.body.getAttribute("data-md-color-scheme") === "slate";
-// The stock colours, with those below WCAG AA's 4.5:1 on their background replaced: in the light style the orange
-// of escapes and f-string braces and the red of invalid code; in One Dark its grey (comments, line numbers) and its
-// coral (names, properties) and its violet (keywords), which the active line's highlight brings below 4.5:1.
-const recoloured = (style, colours) => HighlightStyle.define(style.specs.map((spec) => ({
-  ...spec, color: colours[spec.color] || spec.color })));
-const readableLight = syntaxHighlighting(recoloured(defaultHighlightStyle, { "#e40": "#c03000", "#f00": "#d00000" }));
-const readableDark = [oneDarkTheme, EditorView.theme({ ".cm-gutters": { color: "#a0a7b4" } }, { dark: true }),
-  syntaxHighlighting(recoloured(oneDarkHighlightStyle, { "#7d8799": "#a0a7b4", "#e06c75": "#ef8a92", "#c678dd": "#d49fe6" }))];
-const schemeTheme = () => (isDark() ? readableDark : readableLight);
+let codemirror = null; // one import for every editor of the tab
+const loadCodeMirror = () => (codemirror ||= import("./codemirror.js"));
+
+const LINE_EM = 1.4; // CodeMirror's line height: the text area takes the room the editor will, so nothing moves
 
 export function createEditor(parent, { doc, label, onRun, onChange, minLines = 12 }) {
-  const theme = new Compartment();
-  const view = new EditorView({
-    parent,
-    doc,
-    extensions: [
-      basicSetup,
-      python(),
-      keymap.of([indentWithTab]), // Tab indents; Esc then Tab moves focus on (CodeMirror's accessible escape)
-      Prec.highest(keymap.of([{ key: "Mod-Enter", run: () => (onRun(), true) }])),
-      EditorView.contentAttributes.of({
-        autocorrect: "off", autocapitalize: "off", spellcheck: "false", "aria-label": label,
-        tabindex: "0", // keyboard users reach the scrolling editor (axe: scrollable-region-focusable)
-      }),
-      EditorView.theme({ ".cm-content, .cm-gutter": { minHeight: `${minLines * 1.4}em` } }),
-      theme.of(schemeTheme()),
-      EditorView.updateListener.of((update) => {
-        if (update.docChanged && onChange) onChange(update.state.doc.toString());
-      }),
-    ],
+  const area = el("textarea", { class: "tt-code", "aria-label": label, spellcheck: "false", autocorrect: "off",
+    autocapitalize: "off", wrap: "off" });
+  area.value = doc;
+  const fit = () => { area.style.height = `${Math.max(minLines, area.value.split("\n").length) * LINE_EM + 0.6}em`; };
+  fit();
+  area.addEventListener("input", () => { fit(); if (onChange) onChange(area.value); });
+  area.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      onRun();
+    }
   });
-  // mkdocs-material switches the scheme with an attribute on <body>.
-  new MutationObserver(() => view.dispatch({ effects: theme.reconfigure(schemeTheme()) }))
-    .observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
+  parent.append(area);
+
+  let view = null;
+  let upgrading = null;
+  const upgrade = () => (upgrading ||= loadCodeMirror().then(({ createCodeMirror }) => {
+    const focused = document.activeElement === area;
+    view = createCodeMirror({ doc: area.value, label, onRun, onChange, minLines,
+      selection: { anchor: area.selectionStart, head: area.selectionEnd } });
+    area.replaceWith(view.dom);
+    if (focused) view.focus();
+  }));
+  for (const kind of ["pointerdown", "focus"]) area.addEventListener(kind, upgrade, { once: true });
+
   return {
-    view,
+    get view() {
+      return view; // null until the learner reaches the editor
+    },
+    upgrade,
     get text() {
-      return view.state.doc.toString();
+      return view ? view.state.doc.toString() : area.value;
     },
     set text(value) {
-      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: value } });
+      if (view) view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: value } });
+      else if (value !== area.value) {
+        area.value = value;
+        fit();
+        if (onChange) onChange(value);
+      }
     },
   };
 }

@@ -35,7 +35,6 @@ const panels = {
     const module = context.course.modules.find((m) => m.id === node.dataset.module);
     await nextTask();
     const workbench = new Workbench(node, { ...context, module });
-    await workbench.ready;
     makeRunnable(workbench);
     const results = listenForResults(context.runtime, context); // JSON results a run saves (the capstone's)
     if (module.results.length) new ResultNotice(node, { module, state: context.state, events: results });

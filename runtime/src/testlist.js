@@ -5,7 +5,7 @@ import { el, seconds } from "./ui.js";
 
 const failed = (t) => t.outcome !== "passed" && t.outcome !== "skipped";
 
-function testItem(t, { open = false } = {}) {
+export function testItem(t, { open = false } = {}) {
   const mark = t.outcome === "passed" ? "✓" : t.outcome === "skipped" ? "–" : "✗";
   return el("li", { class: `tt-test tt-outcome-${t.outcome}`, "data-outcome": t.outcome },
     el("span", { class: "tt-test-name" }, `${mark} ${t.id}`),

@@ -4,11 +4,12 @@ import { createEditor } from "./editor.js";
 import { ChartBoard } from "./charts.js";
 import { SourcePicker } from "./sources.js";
 import { Tabs } from "./tabs.js";
-import { renderTests } from "./testlist.js";
+import { renderTests, testItem } from "./testlist.js";
 import { describeStop } from "./python.js";
 import { el, seconds, bytes, notice, reportStorage, Announcer, OutputPanel, RuntimeStatus } from "./ui.js";
 
 const SAVE_DELAY_MS = 400;
+const LIVE_FAILURES = 10; // failures shown while the tests still run; all of them are listed at the end
 // A test run that never ends is stopped after this; ?test-time-limit=SECONDS in the URL shortens it for the browser
 // tests of that very case.
 const TEST_TIME_LIMIT_MS = 1000 * (Number(new URLSearchParams(location.search).get("test-time-limit")) || 60);
@@ -72,12 +73,8 @@ export class Workbench {
     const saved = this.state.code(m.id);
     this.editor = createEditor(editorBox, { doc: saved ? saved.code : m.starter, label: `Your file ${m.packagePath}`,
       onRun: () => this.runFile(), onChange: (text) => this.scheduleSave(text) });
-    // The scratch cell's editor is built in a task of its own, so the page answers input in between (no long
-    // task while it loads); `ready` says when the workbench is complete.
-    this.ready = new Promise((resolve) => setTimeout(resolve, 0)).then(() => {
-      this.scratch = createEditor(scratchBox, { doc: m.scratch, label: "Scratch cell", minLines: 4,
-        onRun: () => this.runScratch() });
-    });
+    this.scratch = createEditor(scratchBox, { doc: m.scratch, label: "Scratch cell", minLines: 4,
+      onRun: () => this.runScratch() });
     this.sources = new SourcePicker(sourceBox, { modules: this.course.modules.filter((x) => x.id < m.id),
       course: this.course, state: this.state, title: "Earlier modules this one builds on" });
     this.show("output");
@@ -193,7 +190,7 @@ export class Workbench {
     this.save();
     const reply = await this.runtime.request(action, payload, {
       onOutput: (chunks) => this.output.append(chunks),
-      onEvent: (kind, data) => kind === "chart" && this.charts.draw(data),
+      onEvent: (kind, data) => (kind === "chart" ? this.charts.draw(data) : kind === "test" && this.testArrived(data)),
       ...options,
     });
     if (reply.result && reply.result.sources) this.sources.render();
@@ -225,7 +222,9 @@ export class Workbench {
     this.show("tests");
     this.testSummary.textContent = "Running tests…";
     this.firstFailure.hidden = true;
-    this.testList.replaceChildren();
+    this.testProgress = Object.assign(el("div", { class: "tt-test-progress" }, el("p", {}), el("ul", {})),
+      { counts: { passed: 0, failing: 0 } });
+    this.testList.replaceChildren(this.testProgress);
     this.output.clear();
     const tested = this.editor.text; // what the tests run on, whatever the editor holds by the time they end
     const reply = await this.request("test", { module: this.module.id, learner: this.learnerFiles() },
@@ -243,6 +242,17 @@ export class Workbench {
         `(${seconds(TEST_TIME_LIMIT_MS / 1000)}). Look for a loop in your code that never ends.` +
         (reply.restarted ? " Python did not respond, so it was restarted; your code is safe." : "");
     }
+  }
+
+  // While the tests run, each result arrives as it comes (tab.py): a count, and each failure in full at once.
+  // The summary above is the screen readers' (role=status): it is told once, at the end.
+  testArrived({ done, of, test }) {
+    const failing = test.outcome !== "passed" && test.outcome !== "skipped";
+    const { counts } = this.testProgress;
+    counts[failing ? "failing" : "passed"] += 1;
+    this.testProgress.firstChild.textContent = `${done} of ${of} tests ran: ${counts.passed} passed` +
+      (counts.failing ? `, ${counts.failing} failed so far` : "");
+    if (failing && this.testProgress.lastChild.childElementCount < LIVE_FAILURES) this.testProgress.lastChild.append(testItem(test));
   }
 
   showTests(result, tested) {

@@ -492,6 +492,9 @@ def test_html_in_an_imported_backup_is_only_ever_text(server, browser_profile, t
     page = open_module(context, server.url + PAGE)
     assert_nothing_ran(page)
     assert page.evaluate("window.tinytorch.workbench.editor.text") == code
+    assert payload in page.input_value(".tt-editor:not(.tt-scratch-editor) textarea")
+    page.click(".tt-editor:not(.tt-scratch-editor) textarea")  # and in CodeMirror, once the learner reaches the editor
+    page.wait_for_selector(".tt-editor:not(.tt-scratch-editor) .cm-content")
     assert payload in page.inner_text(".tt-editor .cm-content")
     said = run_file(page)
     assert payload in said

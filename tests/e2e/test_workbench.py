@@ -1,4 +1,5 @@
 """Module 01 end to end in Chromium: boot, tests, saving, Stop, offline, and the warnings a learner must see."""
+import re
 import time
 
 from conftest import open_module, run_tests, set_editor
@@ -34,6 +35,57 @@ def test_starter_fails_reference_passes_and_reload_keeps_the_code(server, browse
     page.reload()
     page.wait_for_function("window.tinytorch && window.tinytorch.workbench")
     assert page.evaluate("window.tinytorch.workbench.editor.text") == TENSOR.reference_source()
+    assert not page.tt_errors
+
+
+def test_the_editor_is_built_when_the_learner_reaches_it_and_nothing_typed_is_lost(server, browser_profile):
+    """CodeMirror is most of the page's script: the editor is a text area holding the code until the learner
+    reaches it; then CodeMirror takes over with the same text, caret and focus, and keys typed meanwhile count."""
+    page = open_module(browser_profile(), server.url + PAGE)
+    editor = ".tt-editor:not(.tt-scratch-editor)"
+    assert page.locator(".cm-editor").count() == 0 and page.evaluate("window.tinytorch.workbench.editor.view") is None
+    assert page.input_value(f"{editor} textarea") == TENSOR.starter_source()
+    assert page.get_attribute(f"{editor} textarea", "aria-label") == f"Your file {TENSOR.package_path}"
+
+    page.focus(f"{editor} textarea")
+    page.evaluate("document.activeElement.setSelectionRange(0, 0)")
+    page.keyboard.type("# mine\n")  # typed as the editor is being built
+    page.wait_for_selector(f"{editor} .cm-editor")
+    page.keyboard.type("# and this\n")
+    assert page.evaluate("!!document.activeElement.closest('.cm-content')")
+    text = page.evaluate("window.tinytorch.workbench.editor.text")
+    assert text == "# mine\n# and this\n" + TENSOR.starter_source()
+    assert page.locator(f"{editor} textarea").count() == 0
+    page.wait_for_function("document.querySelector('.tt-saved').textContent === 'Saved'")
+
+    page.focus(".tt-scratch-editor textarea")  # the scratch cell too, and Ctrl+Enter runs it
+    page.wait_for_selector(".tt-scratch-editor .cm-editor")
+    page.evaluate("window.tinytorch.workbench.scratch.text = 'print(6 * 7)'")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("document.querySelector('.tt-output').textContent.includes('42')")
+    assert not page.tt_errors
+
+
+def test_results_stream_in_while_the_tests_run(server, browser_profile):
+    """Each test's result reaches the page as it comes: a count, and the first failures in full; the grouped list
+    replaces them at the end."""
+    page = open_module(browser_profile(), server.url + PAGE)
+    seen = page.evaluate("""async () => {
+        const workbench = window.tinytorch.workbench, seen = [];
+        const running = workbench.runTests();
+        const progress = workbench.testProgress;
+        new MutationObserver(() => seen.push([progress.firstChild.textContent, progress.lastChild.childElementCount]))
+          .observe(progress, { subtree: true, childList: true, characterData: true });
+        await running;
+        return seen; }""")
+    counts = [tuple(map(int, re.match(r"(\d+) of (\d+) tests ran", text).groups())) for text, _ in seen]
+    total = counts[-1][1]
+    assert total >= 15 and counts[-1] == (total, total) and len(counts) > 1
+    assert [done for done, _ in counts] == sorted(done for done, _ in counts)
+    assert "0 passed" in seen[-1][0] and f"{total} failed so far" in seen[-1][0]
+    assert 0 < seen[-1][1] <= 10  # the first failures, in full, while the rest ran
+    assert page.locator(".tt-test-progress").count() == 0
+    assert page.locator(".tt-test").count() == total
     assert not page.tt_errors
 
 
