@@ -40,7 +40,6 @@ export function createEditor(parent, { doc, label, onRun, onChange, minLines = 1
     get view() {
       return view; // null until the learner reaches the editor
     },
-    upgrade,
     get text() {
       return view ? view.state.doc.toString() : area.value;
     },

@@ -265,25 +265,29 @@ class Bench:
 
     # --- page quality: Lighthouse and axe -----------------------------------------------------------------------
     def page_quality(self, server, label=""):
-        """Lighthouse performance and accessibility (desktop preset, a fresh profile each) and axe's serious and
-        critical findings, for each page type as loaded."""
+        """Lighthouse performance and accessibility in its mobile preset (its default: a mid-range phone, 4x slower
+        CPU) and its desktop one, a fresh profile each, and axe's serious and critical findings, for each page type
+        as loaded."""
         import axe
         import lighthouse
         for kind, path in PAGE_TYPES.items():
-            perf, access, blocking, shift = [], [], [], []
-            for _ in range(self.runs):
-                try:
-                    report = lighthouse.audit(server.url + path, ["performance", "accessibility"])
-                except RuntimeError:  # Lighthouse loses its trace now and then on a loaded machine (NO_NAVSTART)
-                    report = lighthouse.audit(server.url + path, ["performance", "accessibility"])
-                perf.append(lighthouse.score(report, "performance"))
-                access.append(lighthouse.score(report, "accessibility"))
-                blocking.append(report["audits"]["total-blocking-time"]["numericValue"] / 1e3)
-                shift.append(report["audits"]["cumulative-layout-shift"]["numericValue"])
-            self.add(f"pages{label}", f"{kind}: Lighthouse performance", summary(perf), "/100")
-            self.add(f"pages{label}", f"{kind}: Lighthouse accessibility", summary(access), "/100")
-            self.add(f"pages{label}", f"{kind}: total blocking time", summary(blocking), "s")
-            self.add(f"pages{label}", f"{kind}: cumulative layout shift", summary(shift))
+            for preset, desktop in (("mobile", False), ("desktop", True)):
+                perf, access, blocking, shift = [], [], [], []
+                for _ in range(self.runs):
+                    try:
+                        report = lighthouse.audit(server.url + path, ["performance", "accessibility"], desktop=desktop)
+                    except RuntimeError:  # Lighthouse loses its trace now and then on a loaded machine (NO_NAVSTART)
+                        report = lighthouse.audit(server.url + path, ["performance", "accessibility"], desktop=desktop)
+                    perf.append(lighthouse.score(report, "performance"))
+                    access.append(lighthouse.score(report, "accessibility"))
+                    blocking.append(report["audits"]["total-blocking-time"]["numericValue"] / 1e3)
+                    shift.append(report["audits"]["cumulative-layout-shift"]["numericValue"])
+                what = f"{kind}, {preset}"
+                self.add(f"pages{label}", f"{what}: Lighthouse performance", summary(perf), "/100")
+                self.add(f"pages{label}", f"{what}: total blocking time", summary(blocking), "s")
+                self.add(f"pages{label}", f"{what}: cumulative layout shift", summary(shift))
+                if desktop:
+                    self.add(f"pages{label}", f"{kind}: Lighthouse accessibility", summary(access), "/100")
         context, _ = self.context()
         axe.install(context)
         for kind, path in PAGE_TYPES.items():

@@ -25,7 +25,7 @@ MINIBROWSER = next(Path("/usr/lib").glob("*/webkit2gtk-4.*/MiniBrowser"), None)
 WEBKIT_LOCALE = "en_US.UTF-8"
 # Seconds a WebDriver command may go unanswered before it fails (Selenium would wait for ever); longer than the
 # page-load and script limits the drivers enforce themselves.
-COMMAND_TIMEOUT = 420
+PAGE_LOAD_TIMEOUT, SCRIPT_TIMEOUT, COMMAND_TIMEOUT = 180, 200, 240
 
 
 def free_port() -> int:
@@ -83,10 +83,11 @@ class Firefox:
         prefs = {**FIREFOX_PREFS, **{f"network.proxy.{kind}": "127.0.0.1" for kind in ("http", "ssl")},
                  **{f"network.proxy.{kind}_port": trap.port for kind in ("http", "ssl")}}
         self.client = Marionette(host="127.0.0.1", port=free_port(), bin=FIREFOX, headless=True, prefs=prefs,
-                                 startup_timeout=180, gecko_log=os.path.join(tempfile.gettempdir(), "tt-gecko.log"))
+                                 startup_timeout=180, socket_timeout=COMMAND_TIMEOUT,
+                                 gecko_log=os.path.join(tempfile.gettempdir(), "tt-gecko.log"))
         self.client.start_session()
-        self.client.timeout.page_load = 180
-        self.client.timeout.script = 300
+        self.client.timeout.page_load = PAGE_LOAD_TIMEOUT
+        self.client.timeout.script = SCRIPT_TIMEOUT
 
     def open(self, url):
         self.client.navigate(url)
@@ -112,14 +113,14 @@ class WebKit:
         from selenium.webdriver.remote.remote_connection import RemoteConnection
         from selenium.webdriver.webkitgtk.options import Options
         from selenium.webdriver.webkitgtk.service import Service
-        self.xvfb = Xvfb() if not os.environ.get("DISPLAY") else None
+        self.xvfb = Xvfb()  # always our own display: a DISPLAY or WAYLAND_DISPLAY inherited may lead nowhere
         options = Options()
         options.binary_location = str(MINIBROWSER)
         options.add_argument("--automation")
         options.proxy = Proxy({"proxyType": "manual", "httpProxy": f"127.0.0.1:{trap.port}",
                                "sslProxy": f"127.0.0.1:{trap.port}", "noProxy": ["127.0.0.1"]})
-        env = {**os.environ, "LANG": WEBKIT_LOCALE, "LC_ALL": WEBKIT_LOCALE,
-               **({"DISPLAY": self.xvfb.display} if self.xvfb else {})}
+        env = {**{k: v for k, v in os.environ.items() if k != "WAYLAND_DISPLAY"}, "LANG": WEBKIT_LOCALE,
+               "LC_ALL": WEBKIT_LOCALE, "DISPLAY": self.xvfb.display, "GDK_BACKEND": "x11"}
         self.log = Path(tempfile.mkstemp(prefix="tt-webkit-", suffix=".log")[1])
         self.service = Service(executable_path=WEBKIT_DRIVER, port=free_port(), env=env, log_output=str(self.log))
         self.service.start()
@@ -129,8 +130,8 @@ class WebKit:
         except BaseException:
             self._stop_processes()
             raise
-        self.driver.set_page_load_timeout(180)
-        self.driver.set_script_timeout(300)
+        self.driver.set_page_load_timeout(PAGE_LOAD_TIMEOUT)
+        self.driver.set_script_timeout(SCRIPT_TIMEOUT)
 
     def open(self, url):
         self.driver.get(url)
@@ -149,8 +150,7 @@ class WebKit:
 
     def _stop_processes(self):
         self.service.stop()
-        if self.xvfb:
-            self.xvfb.stop()
+        self.xvfb.stop()
         # Shown by pytest only when the test failed: what WebKitWebDriver and MiniBrowser said.
         print(f"--- {self.log} (last 60 lines)\n" + "\n".join(self.log.read_text(errors="replace").splitlines()[-60:]))
 

@@ -3,7 +3,9 @@ reference passes, Stop ends a loop, a reload keeps the code, the course works of
 request leaves 127.0.0.1 (a trap proxy stands for every other host)."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -27,8 +29,16 @@ def engine(request):
     browser = ENGINES[request.param](trap)
     browser.trap = trap
     yield browser
+    print(machine_state())  # shown only when the test failed
     browser.close()
     trap.stop()
+
+
+def machine_state() -> str:
+    processes = subprocess.run(["ps", "-eo", "pid,stat,etime,pcpu,rss,comm"], capture_output=True, text=True).stdout
+    browsers = [line for line in processes.splitlines()[1:] if re.search(r"WebKit|MiniBrowser|firefox|Xvfb", line)]
+    space = subprocess.run(["df", "-h", "/dev/shm", "/tmp"], capture_output=True, text=True).stdout
+    return (f"--- the machine: load {os.getloadavg()}\n{space}" + "\n".join(browsers))
 
 
 def run_tests(engine) -> dict:
@@ -42,6 +52,14 @@ def run_tests(engine) -> dict:
                      "failed: document.querySelectorAll('.tt-test:not([data-outcome=passed])').length};")
 
 
+# A browser that stops answering its driver (a WebDriver command unanswered, or the whole journey far past its
+# usual minute) gets one more try, with a fresh browser and server; anything else fails at once. The driver's log
+# and the machine's state are printed with a failure.
+DRIVER_STOPPED_ANSWERING = ["Read timed out", "timed out", "Timeout \\(>"]
+
+
+@pytest.mark.timeout(480)
+@pytest.mark.flaky(reruns=1, only_rerun=DRIVER_STOPPED_ANSWERING)
 def test_the_core_journey(engine, server):
     engine.open(server.url + PAGE)
     wait_for(engine, READY, what="Python ready")
