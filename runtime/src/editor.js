@@ -27,7 +27,17 @@ export function createEditor(parent, { doc, label, onRun, onChange, minLines = 1
 
   let view = null;
   let upgrading = null;
-  const upgrade = () => (upgrading ||= loadCodeMirror().then(({ createCodeMirror }) => {
+  let keyDown = false; // a key being typed lands in the text area: the switch waits for its keyup
+  area.addEventListener("keydown", () => { keyDown = true; });
+  area.addEventListener("keyup", () => { keyDown = false; });
+  const keyUp = () => new Promise((resolve) => {
+    if (!keyDown) return resolve();
+    const done = () => setTimeout(resolve, 0);
+    area.addEventListener("keyup", done, { once: true });
+    area.addEventListener("blur", done, { once: true });
+  });
+  const upgrade = () => (upgrading ||= loadCodeMirror().then(async ({ createCodeMirror }) => {
+    await keyUp();
     const focused = document.activeElement === area;
     view = createCodeMirror({ doc: area.value, label, onRun, onChange, minLines,
       selection: { anchor: area.selectionStart, head: area.selectionEnd } });

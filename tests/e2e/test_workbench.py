@@ -47,8 +47,8 @@ def test_the_editor_is_built_when_the_learner_reaches_it_and_nothing_typed_is_lo
     assert page.input_value(f"{editor} textarea") == TENSOR.starter_source()
     assert page.get_attribute(f"{editor} textarea", "aria-label") == f"Your file {TENSOR.package_path}"
 
-    page.focus(f"{editor} textarea")
-    page.evaluate("document.activeElement.setSelectionRange(0, 0)")
+    page.evaluate("area => { area.setSelectionRange(0, 0); area.focus(); }",
+                  page.locator(f"{editor} textarea").element_handle())
     page.keyboard.type("# mine\n")  # typed as the editor is being built
     page.wait_for_selector(f"{editor} .cm-editor")
     page.keyboard.type("# and this\n")
