@@ -16,20 +16,20 @@ export function createEditor(parent, { doc, label, onRun, onChange, minLines = 1
   area.value = doc;
   const fit = () => { area.style.height = `${Math.max(minLines, area.value.split("\n").length) * LINE_EM + 0.6}em`; };
   fit();
+  let keyDown = false; // a key being typed lands in the text area: the switch to CodeMirror waits for its keyup
   area.addEventListener("input", () => { fit(); if (onChange) onChange(area.value); });
   area.addEventListener("keydown", (event) => {
+    keyDown = true;
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
       onRun();
     }
   });
+  area.addEventListener("keyup", () => { keyDown = false; });
   parent.append(area);
 
   let view = null;
   let upgrading = null;
-  let keyDown = false; // a key being typed lands in the text area: the switch waits for its keyup
-  area.addEventListener("keydown", () => { keyDown = true; });
-  area.addEventListener("keyup", () => { keyDown = false; });
   const keyUp = () => new Promise((resolve) => {
     if (!keyDown) return resolve();
     const done = () => setTimeout(resolve, 0);
