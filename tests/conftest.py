@@ -4,8 +4,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# Seconds any one test may take (the slowest, the grading of a class in tests/e2e/test_autograder.py, takes a few
-# minutes): a test that hangs, a browser driver that never answers say, fails with its stack instead of using up CI.
+# Seconds any one test may take (the slowest, the 2017 milestone trained in the tab, takes about a minute): a test
+# that hangs, a browser driver that never answers say, fails with its stack instead of using up CI's time.
 TEST_TIMEOUT = 900
 
 

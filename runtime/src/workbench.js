@@ -252,7 +252,8 @@ export class Workbench {
     counts[failing ? "failing" : "passed"] += 1;
     this.testProgress.firstChild.textContent = `${done} of ${of} tests ran: ${counts.passed} passed` +
       (counts.failing ? `, ${counts.failing} failed so far` : "");
-    if (failing && this.testProgress.lastChild.childElementCount < LIVE_FAILURES) this.testProgress.lastChild.append(testItem(test));
+    const shown = this.testProgress.lastChild;
+    if (failing && shown.childElementCount < LIVE_FAILURES) shown.append(testItem(test));
   }
 
   showTests(result, tested) {

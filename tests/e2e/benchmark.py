@@ -318,7 +318,7 @@ class Bench:
                     let first = null;
                     const running = workbench.runTests();
                     if (workbench.testProgress) { // (a baseline from before results were streamed has none)
-                      new MutationObserver((_, observer) => { first = performance.now() - start; observer.disconnect(); })
+                      new MutationObserver((_, seen) => { first = performance.now() - start; seen.disconnect(); })
                         .observe(workbench.testProgress, { subtree: true, childList: true, characterData: true });
                     }
                     await running;
