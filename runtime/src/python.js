@@ -22,7 +22,9 @@ export function describeStop(reply) {
   if (reply.how !== "restart") return "Python was interrupted and is ready for the next run.";
   return (reply.interruptible
     ? "Python did not respond to the interrupt (it was busy inside NumPy or another compiled library), "
-    : "this host gives no way to interrupt Python (it sends no cross-origin isolation headers), ") +
+    : reply.noSharedMemory
+      ? "this browser gives no way to interrupt Python (it has no SharedArrayBuffer, though the page is isolated), "
+      : "this host gives no way to interrupt Python (it sends no cross-origin isolation headers), ") +
     "so it was restarted. Your code is safe.";
 }
 
@@ -169,10 +171,14 @@ export class PythonRuntime extends EventTarget {
       }
     }
     this.restart(); // the fresh Python boots in the background; the next request waits for it
+    // WebKitGTK, for one, is cross-origin isolated and still has no SharedArrayBuffer: then the browser, not the
+    // host, is why there was no interrupt.
+    const noSharedMemory = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "undefined";
     const stopped = { ok: false, stopped: true, restarted: true, how: "restart", interruptible: !!this.interrupt,
-      reason, timedOut };
+      noSharedMemory, reason, timedOut };
     pending.resolve({ ...stopped, error: `Stopped: ${describeStop(stopped)}` });
-    return { how: "restart", ms: performance.now() - started, reason, interruptible: stopped.interruptible };
+    return { how: "restart", ms: performance.now() - started, reason, interruptible: stopped.interruptible,
+      noSharedMemory };
   }
 
   restart() {
