@@ -266,6 +266,17 @@ def test_ending_the_session_early_is_no_pass(tmp_path):
     assert result["counts"]["not_run"] > 0 and result["counts"]["total"] >= 15
 
 
+def test_a_stop_during_the_tests_keeps_the_results_so_far_and_is_no_pass(tmp_path):
+    """KeyboardInterrupt (the page's Stop, the time limit) inside a test ends the run as stopped: the results so far
+    are kept, the rest counted as not run, and the run does not pass."""
+    source = TENSOR.reference_source() + ("\n\ndef _stopped(self, other):\n    raise KeyboardInterrupt\n\n"
+                                          "Tensor.matmul = _stopped\n")
+    assemble(tmp_path, {"01": source}, upto="01")
+    result = run_module_tests("01", tmp_path)
+    assert result["stopped"] and not result["passed"]
+    assert result["counts"]["passed"] > 0 and result["counts"]["not_run"] > 0 and result["counts"]["failed"] == 0
+
+
 def test_pytest_options_in_the_environment_do_not_reach_the_run(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTEST_ADDOPTS", "-k nothing_is_called_this")
     source = "import os\nos.environ['PYTEST_PLUGINS'] = 'no_such_plugin'\n" + TENSOR.reference_source()

@@ -62,10 +62,24 @@ class Reporter:
         self.tests: list[dict] = []
         self.collection_errors: list[str] = []
         self.collected = 0
+        self.interrupted = False  # a KeyboardInterrupt (Stop, the time limit) ended the tests early
         self._excinfo: dict[str, BaseException] = {}
 
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "exercise(id): the exercise of the module this test checks")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session):
+        """A Stop during the tests ends the run here, as a run with the rest not run. Left to pytest, a
+        KeyboardInterrupt gets its whole stack formatted with source (a second in the tab, while the page waits to
+        know whether Python took the interrupt)."""
+        try:
+            return (yield)
+        except session.Interrupted:
+            raise  # pytest's own stop (its shouldstop), not the learner's Stop
+        except KeyboardInterrupt:
+            self.interrupted = True
+            return True
 
     def pytest_collection_finish(self, session):
         self.collected = len(session.items)
@@ -187,13 +201,14 @@ def summarise(module: curriculum.Module, reporter: Reporter, exit_code: int, sec
             exercises.append({"id": exercise.id, "title": exercise.title,
                               "passed": sum(t["outcome"] == "passed" for t in mine), "total": len(mine)})
     ran = len(reporter.tests)
+    stopped = reporter.interrupted or exit_code == pytest.ExitCode.INTERRUPTED
     # Every collected test must have run and passed: code that ends the session early (pytest.exit) is no pass.
-    all_passed = (exit_code == 0 and not reporter.collection_errors and counts["passed"] > 0
+    all_passed = (exit_code == 0 and not stopped and not reporter.collection_errors and counts["passed"] > 0
                   and counts["passed"] == ran == reporter.collected)
     return {
         "module": module.id,
         "passed": all_passed,
-        "stopped": exit_code == pytest.ExitCode.INTERRUPTED,
+        "stopped": stopped,
         "counts": {**counts, "not_run": max(reporter.collected - ran, 0), "total": max(reporter.collected, ran)},
         "duration": round(seconds, 4),
         "exercises": exercises,

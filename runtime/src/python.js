@@ -1,9 +1,13 @@
 // The page's handle on the Python worker: start it, send requests, and stop runaway code.
-// Stop tries the interrupt buffer first (needs cross-origin isolation); if Python has not stopped within
-// STOP_GRACE_MS (or there is no buffer) it terminates the worker and starts a fresh one. Requests carry the
-// learner's files, so nothing has to be restored into the new worker.
+// Stop tries the interrupt buffer first (needs cross-origin isolation); if Python has not taken the interrupt
+// within STOP_GRACE_MS, or has not finished WIND_DOWN_MS after taking it (or there is no buffer), it terminates the
+// worker and starts a fresh one. Requests carry the learner's files, so nothing has to be restored into the new
+// worker.
 
 const STOP_GRACE_MS = 1000;
+// After KeyboardInterrupt the harness still reports what ran before it (a milestone its partial curve): on a busy
+// machine that can take longer than the grace itself, and a restart would throw that away.
+const WIND_DOWN_MS = 5000;
 // WebAssembly memory only ever grows: after a run leaves Python this big, a fresh Python gives the memory back to
 // the computer (runs share no state, so nothing else is lost). 1 GB is a quarter of a 4 GB-class laptop.
 const RELEASE_HEAP_BYTES = 1024 ** 3;
@@ -20,7 +24,10 @@ function adoptEarlyWorker(workerUrl) {
 /** What a Stop did, in one sentence for the learner (after "Stopped: " or "Tests stopped: "). */
 export function describeStop(reply) {
   if (reply.how !== "restart") return "Python was interrupted and is ready for the next run.";
-  return (reply.interruptible
+  return (reply.ignored
+    ? "Python took the interrupt and went on running (does your code catch KeyboardInterrupt, or everything with " +
+      "a bare except:?), "
+    : reply.interruptible
     ? "Python did not respond to the interrupt (it was busy inside NumPy or another compiled library), "
     : reply.noSharedMemory
       ? "this browser gives no way to interrupt Python (it has no SharedArrayBuffer, though the page is isolated), "
@@ -37,6 +44,9 @@ export class PythonRuntime extends EventTarget {
     this.nextId = 1;
     this.workersStarted = 0; // how many times Python was started in this tab (moving between pages must not add one)
     this.isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer !== "undefined";
+    // WebKitGTK, for one, is cross-origin isolated and still has no SharedArrayBuffer: then the browser, not the
+    // host, is why there is no interrupt.
+    this.noSharedMemory = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "undefined";
   }
 
   start() {
@@ -158,27 +168,32 @@ export class PythonRuntime extends EventTarget {
     const started = performance.now();
     if (this.interrupt) {
       this.interrupt[0] = 2; // SIGINT: Python raises KeyboardInterrupt at its next check
-      const settled = await Promise.race([
-        new Promise((resolve) => {
-          const poll = () => (this.pending !== pending ? resolve(true) : setTimeout(poll, 10));
-          poll();
-        }),
-        new Promise((resolve) => setTimeout(() => resolve(false), STOP_GRACE_MS)),
-      ]);
-      if (settled) {
+      if (await this.settles(pending, started)) {
         this.interrupt[0] = 0;
         return { how: "interrupt", ms: performance.now() - started, reason };
       }
     }
+    // Why it comes to a restart, for describeStop (read before the fresh worker brings a fresh buffer).
+    const why = { interruptible: !!this.interrupt, ignored: !!this.interrupt && this.interrupt[0] === 0,
+      noSharedMemory: this.noSharedMemory };
     this.restart(); // the fresh Python boots in the background; the next request waits for it
-    // WebKitGTK, for one, is cross-origin isolated and still has no SharedArrayBuffer: then the browser, not the
-    // host, is why there was no interrupt.
-    const noSharedMemory = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "undefined";
-    const stopped = { ok: false, stopped: true, restarted: true, how: "restart", interruptible: !!this.interrupt,
-      noSharedMemory, reason, timedOut };
+    const stopped = { ok: false, stopped: true, restarted: true, how: "restart", reason, timedOut, ...why };
     pending.resolve({ ...stopped, error: `Stopped: ${describeStop(stopped)}` });
-    return { how: "restart", ms: performance.now() - started, reason, interruptible: stopped.interruptible,
-      noSharedMemory };
+    return { how: "restart", ms: performance.now() - started, reason, ...why };
+  }
+
+  /** Whether the interrupted request settles in time. Pyodide zeroes the buffer when Python takes the interrupt,
+   * so the page knows Python is alive and winding down, not stuck in compiled code. */
+  settles(pending, started) {
+    return new Promise((resolve) => {
+      const poll = () => {
+        if (this.pending !== pending) return resolve(true);
+        const limit = this.interrupt[0] === 0 ? WIND_DOWN_MS : STOP_GRACE_MS;
+        if (performance.now() - started > limit) return resolve(false);
+        setTimeout(poll, 10);
+      };
+      poll();
+    });
   }
 
   restart() {

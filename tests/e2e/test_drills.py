@@ -82,8 +82,9 @@ def with_starter(prefix: str) -> str:
 # --- learner code -----------------------------------------------------------------------------------------------
 def test_runaway_code_is_stopped_and_a_print_flood_keeps_the_page_responsive(server, browser_profile):
     """An endless loop in the learner's file stops at once on Stop (interrupt). A loop of 1024x1024 matmuls, where
-    the interrupt cannot land inside NumPy's C code, is stopped within a few seconds by restarting Python. A million
-    printed lines leave the page answering within a second, and the output is cut with a note saying so."""
+    the interrupt cannot land inside NumPy's C code, is stopped within a few seconds by restarting Python, and so
+    is code that catches the interrupt and goes on (after the wind-down it was given), with a message that says so.
+    A million printed lines leave the page answering within a second, and the output is cut with a note saying so."""
     page = open_module(browser_profile(), server.url + PAGE)
     looping = "# my work in progress\nwhile True:\n    pass\n"
     set_editor(page, looping)
@@ -95,6 +96,14 @@ def test_runaway_code_is_stopped_and_a_print_flood_keeps_the_page_responsive(ser
     how, took, said = start_then_stop(page, "Run scratch", 1.0)
     assert how == "restart" and took < 4, (how, took)
     assert "it was restarted" in said and "Your code is safe" in said
+    assert_intact_and_alive(page, looping)
+
+    swallowing = ("while True:\n    try:\n        while True:\n            pass\n"
+                  "    except KeyboardInterrupt:\n        pass\n")
+    page.evaluate("code => { window.tinytorch.workbench.scratch.text = code; }", swallowing)
+    how, took, said = start_then_stop(page, "Run scratch", 0.5)
+    assert how == "restart" and 4 < took < 9, (how, took)  # the wind-down given after the interrupt, then a restart
+    assert "took the interrupt and went on running" in said and "KeyboardInterrupt" in said, said
     assert_intact_and_alive(page, looping)
 
     page.evaluate("code => { window.tinytorch.workbench.scratch.text = code; }",
