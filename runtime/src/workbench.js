@@ -10,6 +10,8 @@ import { el, seconds, bytes, notice, reportStorage, Announcer, OutputPanel, Runt
 
 const SAVE_DELAY_MS = 400;
 const LIVE_FAILURES = 10; // failures shown while the tests still run; all of them are listed at the end
+/** describeStop's words as a sentence of their own. */
+const sentence = (text) => text[0].toUpperCase() + text.slice(1);
 // A test run that never ends is stopped after this; ?test-time-limit=SECONDS in the URL shortens it for the browser
 // tests of that very case.
 const TEST_TIME_LIMIT_MS = 1000 * (Number(new URLSearchParams(location.search).get("test-time-limit")) || 60);
@@ -240,7 +242,7 @@ export class Workbench {
       this.root.dataset.tests = "stopped";
       this.testSummary.textContent = `Tests stopped: they ran longer than the time limit ` +
         `(${seconds(TEST_TIME_LIMIT_MS / 1000)}). Look for a loop in your code that never ends.` +
-        (reply.restarted ? " Python did not respond, so it was restarted; your code is safe." : "");
+        (reply.restarted ? ` ${sentence(describeStop(reply))}` : "");
     }
   }
 

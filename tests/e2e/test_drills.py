@@ -209,6 +209,7 @@ def test_a_test_run_that_never_ends_is_stopped_by_the_time_limit(server, browser
         assert result["state"] == "stopped" and time.monotonic() - started < 30
         assert "time limit (3.00 s)" in result["summary"] and "never ends" in result["summary"]
         assert ("restarted" in result["summary"]) == restarted, result["summary"]
+        assert ("busy inside NumPy" in result["summary"]) == restarted  # why Python was restarted, in one sentence
         assert_intact_and_alive(page, code)
 
 
