@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tinytorch_wasm import curriculum, results
-from tinytorch_wasm.grading import export, grader, reports
+from tinytorch_wasm.grading import export, grader, gradescope, reports
 from tinytorch_wasm import course as courses
 from tinytorch_wasm.package import assemble
 from tinytorch_wasm.running import package_on_path
@@ -110,3 +110,11 @@ def test_the_grader_rechecks_by_running_and_flags_inflated_claims(honest, tmp_pa
     refused = rows["malformed"]["results"][key]
     assert not refused["valid"] and any("checks" in p for p in refused["problems"]), refused
     assert rows["honest"]["score"] == rows["inflated"]["score"], "a result is reported, not scored"
+    # Gradescope's results.json carries each re-check too, for 0 points: passed when honest, failed when inflated.
+    for name, status in (("honest", "passed"), ("inflated", "failed"), ("malformed", "failed")):
+        sheet = reports.gradescope(rows[name], result, options.course, options.weights, 1.0)
+        gradescope.check(sheet)
+        [entry] = [t for t in sheet["tests"] if "(re-checked)" in t["name"]]
+        assert entry["status"] == status and entry["max_score"] == 0, entry
+        assert sheet["score"] == rows[name]["score"]
+        assert ("claimed and re-measured differ" in entry["output"]) == (name == "inflated"), entry["output"]

@@ -7,7 +7,7 @@ import io
 import json
 from datetime import datetime, timezone
 
-from .scoring import Weights, feedback, score_learner
+from .scoring import Weights, feedback, result_lines, score_learner
 
 
 def summarise(result, course, weights: Weights) -> list[dict]:
@@ -73,7 +73,8 @@ def class_csv(rows: list[dict], result, course) -> str:
 def gradescope(row: dict, result, course, weights: Weights, seconds: float) -> dict:
     """results.json as Gradescope's autograder specification describes it: a top-level score, execution time and
     output, and one test entry per exercise of each module (the module's own tests, visible), one per module for
-    the instructor's private tests (`private_visibility`), one per milestone."""
+    the instructor's private tests (`private_visibility`), one per milestone, and one per saved result (the
+    capstone's submission) as re-checked, for 0 points."""
     tests = []
     units = {(u["kind"], u["target"]): u for u in row["units"]}
     for module_id, m in row["modules"].items():
@@ -106,5 +107,10 @@ def gradescope(row: dict, result, course, weights: Weights, seconds: float) -> d
             (f"\n{m['error'].strip()[-1500:]}" if m["error"] and not m["reached"] else ""))
         tests.append({"name": f"Milestone {m['year']} {m['title']}", "score": m["score"], "max_score": m["max"],
                       "status": "passed" if m["reached"] else "failed", "output": text, "visibility": "visible"})
+    for entry in row.get("results", {}).values():  # reported, never scored: 0 of 0 points, failed where it differs
+        honest = entry["valid"] and entry["passed"] and not entry["differences"] and entry["status"] == "graded"
+        tests.append({"name": f"Module {entry['module']} · {entry['title']} (re-checked)", "score": 0.0,
+                      "max_score": 0.0, "status": "passed" if honest else "failed",
+                      "output": "\n".join(result_lines(entry)), "visibility": "visible"})
     return {"score": row["score"], "execution_time": int(round(seconds)), "output": row["feedback"],
             "stdout_visibility": "hidden", "tests": tests}

@@ -149,7 +149,7 @@ def result_entry(unit, course) -> dict:
             "grader_problems": [unit.grader_problem] if unit.grader_problem else []}
 
 
-def _result_lines(entry: dict) -> list[str]:
+def result_lines(entry: dict) -> list[str]:
     head = f"{entry['title']} (module {entry['module']}), re-checked by running it again (not scored)"
     if entry["status"] != "graded":
         return [f"{head}: {entry['status']}."]
@@ -254,5 +254,5 @@ def feedback(learner, summary: dict, visible_private: bool = True) -> str:
         if m["claim"]:
             lines.append(f"  Note: {m['claim']}.")
     for entry in summary.get("results", {}).values():
-        lines.extend(_result_lines(entry))
+        lines.extend(result_lines(entry))
     return "\n".join(lines) + "\n"
