@@ -154,7 +154,32 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
             "name": pin["name"], "version": path.name.split("-")[1], "file_name": path.name,
             "install_dir": "site", "sha256": sha256_of(path), "package_type": "package",
             "imports": pin["imports"], "depends": pin["depends"], "unvendored_tests": False, "shared_library": False}
+    for entry in lock["packages"].values():
+        twin = stored_copy(files[entry["file_name"]])
+        files[f"{STORED}/{entry['file_name']}"] = twin
+        entry["stored_sha256"] = hashlib.sha256(twin).hexdigest()  # the worker checks what it receives
     return files, lock
+
+
+STORED = "stored"  # pyodide/<version>/stored/: each wheel again, its files stored, for hosts that send .br copies
+
+
+def stored_copy(wheel: bytes) -> bytes:
+    """The same archive with every file stored instead of deflated. Its brotli copy (runtime/compress.mjs), one
+    stream over the whole archive, is a quarter to a third smaller than the wheel (runtime/src/snapshot.js fetches
+    it when the host sends it compressed)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(wheel)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as copy:
+        for info in source.infolist():
+            copy.writestr(info, source.read(info), compress_type=zipfile.ZIP_STORED)
+    return out.getvalue()
+
+
+def is_stored_twin(relative: str) -> bool:
+    """Whether a site file (path relative to the site) is a wheel's stored twin: never precached or bundled, since
+    where it would come uncompressed the original wheel is the smaller download."""
+    parts = relative.split("/")
+    return len(parts) == 4 and parts[0] == "pyodide" and parts[2] == STORED
 
 
 def precompiled(wheels: list[Path], core: dict[str, bytes], cache: Path) -> list[Path]:
@@ -242,19 +267,22 @@ def site_files(dist: Path = DIST) -> list[Path]:
     return sorted(p for p in dist.rglob("*") if p.is_file() and p.suffix not in COMPRESSED)
 
 
-def write_service_worker(pyodide_version: str, dist: Path = DIST) -> str:
+def write_service_worker(pyodide_version: str, assets_version: str, dist: Path = DIST) -> str:
     """sw.js at the site root: precaches every file of this build under a cache named by its content hash."""
     digest = hashlib.sha256()
     files = []
     # mkdocs-material's search in other languages than the course's (English): never loaded, so not precached.
     unused_search = dist / "assets" / "javascripts" / "lunr"
-    for path in (p for p in site_files(dist) if not p.name.endswith(".map") and not p.is_relative_to(unused_search)):
+    for path in (p for p in site_files(dist) if not p.name.endswith(".map") and not p.is_relative_to(unused_search)
+                 and not is_stored_twin(p.relative_to(dist).as_posix())):
         rel = path.relative_to(dist).as_posix()
         digest.update(rel.encode() + sha256_of(path).encode())
         files.append(rel)
     version = digest.hexdigest()[:16]
     policy = (dist / "assets" / "tt" / "worker-policy.txt").read_text()  # written by site/hooks/security.py
-    header = (f"const BUILD = {json.dumps({'version': version, 'pyodide': pyodide_version, 'files': files, 'workerPolicy': policy})};\n")
+    build_facts = {"version": version, "assets": assets_version, "pyodide": pyodide_version, "files": files,
+                   "workerPolicy": policy}
+    header = f"const BUILD = {json.dumps(build_facts)};\n"
     (dist / "sw.js").write_text(header + (ROOT / "runtime" / "src" / "sw.js").read_text())
     return version
 
@@ -273,14 +301,16 @@ def build(dist: Path = DIST, course_file: Path | None = None) -> None:
         assets_digest = hashlib.sha256()
         for path in sorted(p for p in staged.rglob("*") if p.is_file()):
             assets_digest.update(path.read_bytes())
-        build_site(assets_digest.hexdigest()[:12], version, dist, course_file)
+        assets_version = assets_digest.hexdigest()[:12]  # in the address of what the pages fetch (?v=)
+        build_site(assets_version, version, dist, course_file)
         shutil.copytree(staged, dist, dirs_exist_ok=True)
     runtime_dir = dist / "pyodide" / version
     runtime_dir.mkdir(parents=True)
     for name, data in files.items():
+        (runtime_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (runtime_dir / name).write_bytes(data)
     (runtime_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True))
-    sw_version = write_service_worker(version, dist)
+    sw_version = write_service_worker(version, assets_version, dist)
     # Compressed copies for servers that can send them (runtime/serve.py does); after the service worker's list,
     # which names each file once, as the browser sees it.
     _run("node", ROOT / "runtime" / "compress.mjs", dist, CACHE / "compressed")
@@ -293,6 +323,8 @@ def bundle(dist: Path = DIST, out: Path = OFFLINE_ZIP) -> Path:
     readme = (ROOT / "runtime" / "OFFLINE.txt").read_text()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in site_files(dist):  # served from this computer: nothing to gain from compressed copies
+            if is_stored_twin(path.relative_to(dist).as_posix()):
+                continue
             archive.write(path, "tinytorch-course/site/" + path.relative_to(dist).as_posix())
         archive.write(ROOT / "runtime" / "serve.py", "tinytorch-course/serve.py")
         archive.writestr("tinytorch-course/README.txt", readme)

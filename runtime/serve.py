@@ -18,6 +18,7 @@ import http.server
 import os
 import re
 import sys
+import urllib.parse
 from pathlib import Path
 
 # The compressed copies the build writes beside each file, best first.
@@ -30,6 +31,7 @@ WORKER_SCRIPT, WORKER_POLICY = "/assets/tt/worker.js", "assets/tt/worker-policy.
 
 class CourseHandler(http.server.SimpleHTTPRequestHandler):
     isolation = True
+    precompressed = True  # send the build's .br/.gz copies; False: every file as it is, like a plain host
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
                       ".whl": "application/octet-stream", ".zip": "application/zip", ".json": "application/json"}
@@ -40,7 +42,8 @@ class CourseHandler(http.server.SimpleHTTPRequestHandler):
         if os.path.isdir(path) and self.path.split("?", 1)[0].endswith("/"):
             path = os.path.join(path, "index.html")
         accepted = {part.split(";")[0].strip() for part in self.headers.get("Accept-Encoding", "").split(",")}
-        encoding = next((e for e in ENCODINGS if e in accepted and os.path.isfile(path + ENCODINGS[e])), None)
+        encoding = next((e for e in ENCODINGS if e in accepted and os.path.isfile(path + ENCODINGS[e])
+                         and self.precompressed), None)
         if encoding is None or not os.path.isfile(path):
             return super().send_head()
         modified = os.stat(path).st_mtime
@@ -72,9 +75,10 @@ class CourseHandler(http.server.SimpleHTTPRequestHandler):
 
     def end_headers(self):
         self.send_header("Vary", "Accept-Encoding")
-        path = self.path.split("?", 1)[0]
-        self.send_header("Cache-Control", "public, max-age=31536000, immutable" if IMMUTABLE.search(path)
-                         else "no-cache")
+        path, _, query = self.path.partition("?")
+        # An address with ?v= names its content's version (build.py), so what it holds never changes either.
+        immutable = IMMUTABLE.search(path) or "v" in urllib.parse.parse_qs(query)
+        self.send_header("Cache-Control", "public, max-age=31536000, immutable" if immutable else "no-cache")
         if self.isolation:
             if path.endswith(WORKER_SCRIPT):  # a worker has its own response's policy, not its page's
                 policy = Path(self.directory, WORKER_POLICY)
@@ -112,8 +116,11 @@ class CourseServer(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def make_server(directory: Path, port: int = 8000, isolation: bool = True) -> CourseServer:
-    handler = functools.partial(type("Handler", (CourseHandler,), {"isolation": isolation}), directory=str(directory))
+def make_server(directory: Path, port: int = 8000, isolation: bool = True,
+                precompressed: bool = True) -> CourseServer:
+    handler = functools.partial(type("Handler", (CourseHandler,), {"isolation": isolation,
+                                                                  "precompressed": precompressed}),
+                                directory=str(directory))
     return CourseServer(("127.0.0.1", port), handler)
 
 

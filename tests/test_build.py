@@ -102,6 +102,10 @@ def test_the_service_worker_precaches_existing_files(dist):
     files = json.loads(re.match(r"const BUILD = (\{.*\});", sw).group(1))["files"]
     assert "index.html" in files and "assets/tt/worker.js" in files
     assert all((dist / f).is_file() for f in files)
+    # It precaches the versioned files under the addresses the pages use, so the first visit fetches them once.
+    assets = json.loads(re.match(r"const BUILD = (\{.*\});", sw).group(1))["assets"]
+    page = (dist / "modules" / "01-tensor" / "index.html").read_text()
+    assert f"main.js?v={assets}" in page and f"worker.js?v={assets}&pyodide=" in page
 
 
 @pytest.fixture
@@ -136,6 +140,9 @@ def test_the_server_sends_isolation_and_cache_headers(serve):
     runtime = urllib.request.urlopen(base + f"pyodide/{PINS['pyodide']['version']}/pyodide.asm.wasm")
     assert runtime.headers["Content-Type"] == "application/wasm"
     assert "immutable" in runtime.headers["Cache-Control"]
+    versioned = urllib.request.urlopen(base + "course/course.json?v=0123456789ab")  # build.py's content version
+    assert "immutable" in versioned.headers["Cache-Control"]
+    assert urllib.request.urlopen(base + "course/course.json").headers["Cache-Control"] == "no-cache"
     plain = urllib.request.urlopen(serve(False))
     assert plain.headers["Cross-Origin-Opener-Policy"] is None
 
@@ -162,12 +169,26 @@ def test_the_server_sends_the_builds_compressed_copy_the_browser_accepts(serve, 
 
 
 def test_compressed_copies_stay_out_of_the_precache_and_the_bundle(dist):
+    """So do the wheels' stored twins: only worth fetching compressed, which neither the precache (whatever the host
+    does) nor the offline bundle's server (no compressed copies) can count on."""
     sw = (dist / "sw.js").read_text()
     files = json.loads(re.match(r"const BUILD = (\{.*\});", sw).group(1))["files"]
-    assert not [f for f in files if f.endswith((".br", ".gz"))]
+    assert not [f for f in files if f.endswith((".br", ".gz")) or "/stored/" in f]
     assert (dist / "index.html.br").is_file() and (dist / "index.html.gz").is_file()
     with zipfile.ZipFile(build.bundle()) as bundle:
-        assert not [n for n in bundle.namelist() if n.endswith((".br", ".gz"))]
+        assert not [n for n in bundle.namelist() if n.endswith((".br", ".gz")) or "/stored/" in n]
+
+
+def test_every_wheel_has_a_stored_twin_with_the_same_files_and_its_sha256_in_the_lock(dist):
+    runtime = next((dist / "pyodide").iterdir())
+    lock = json.loads((runtime / "pyodide-lock.json").read_text())["packages"]
+    for entry in lock.values():
+        twin = runtime / "stored" / entry["file_name"]
+        assert build.sha256_of(twin) == entry["stored_sha256"]
+        with zipfile.ZipFile(runtime / entry["file_name"]) as wheel, zipfile.ZipFile(twin) as stored:
+            assert [(i.filename, i.CRC) for i in wheel.infolist()] == [(i.filename, i.CRC) for i in stored.infolist()]
+            assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
+        assert (twin.parent / (twin.name + ".br")).stat().st_size < (runtime / entry["file_name"]).stat().st_size
 
 
 def test_the_offline_bundle_holds_the_site_and_its_server(dist):

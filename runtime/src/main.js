@@ -15,6 +15,9 @@ const root = new URL(".", new URL(script.dataset.root, location.href)).href; // 
 const version = script.dataset.version;
 const workerUrl = new URL(script.dataset.worker, location.href).href; // absolute: the tab may be elsewhere by then
 
+// Its first install downloads the whole course for offline use: on a page that starts Python, only once Python is
+// ready (or failed), so that download never competes with the learner's first wait, and the files the page has just
+// fetched come from the browser's HTTP cache.
 function registerServiceWorker() {
   if (!("serviceWorker" in navigator) || new URLSearchParams(location.search).has("no-sw")) return;
   navigator.serviceWorker.register(`${root}sw.js`, { scope: root }).catch((error) => {
@@ -156,6 +159,7 @@ function setUp() {
   else setUpPage();
 }
 
-registerServiceWorker();
+if (python) python.readyPromise.then(registerServiceWorker, registerServiceWorker);
+else registerServiceWorker();
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
 else setUp();

@@ -11,13 +11,21 @@ const scope = new URL(self.registration.scope);
 
 const cacheFor = (path) => (path.startsWith(RUNTIME_PREFIX) ? RUNTIME_CACHE : COURSE_CACHE);
 
+// What the pages ask for with the course's content version in the address (site/overrides/main.html, main.js,
+// worker.js) is cached under that same address: the visit has just fetched it, so it comes from the browser's HTTP
+// cache instead of the network a second time. Lookups ignore the query anyway.
+const VERSIONED = { "assets/tt/main.js": "", "assets/tt/course.css": "", "assets/tt/uplot.css": "",
+  "assets/tt/worker.js": `&pyodide=${BUILD.pyodide}`, "course/course.json": "", "course/course.zip": "" };
+const precacheUrl = (file) =>
+  new URL(file in VERSIONED ? `${file}?v=${BUILD.assets}${VERSIONED[file]}` : file, scope).href;
+
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     for (const name of [COURSE_CACHE, RUNTIME_CACHE]) {
       const cache = await caches.open(name);
       const wanted = BUILD.files.filter((f) => cacheFor(f) === name);
       const have = new Set((await cache.keys()).map((r) => new URL(r.url).pathname));
-      await cache.addAll(wanted.map((f) => new URL(f, scope).href).filter((u) => !have.has(new URL(u).pathname)));
+      await cache.addAll(wanted.map(precacheUrl).filter((u) => !have.has(new URL(u).pathname)));
     }
     await self.skipWaiting();
   })());

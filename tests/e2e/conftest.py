@@ -66,8 +66,8 @@ class ThreadedServer:
 class Server(ThreadedServer):
     """dist/ (or another built site) served as serve.py does; stoppable mid-test to prove the offline cache works."""
 
-    def __init__(self, isolation: bool, directory: Path = DIST):
-        super().__init__(make_server(directory, 0, isolation))
+    def __init__(self, isolation: bool, directory: Path = DIST, precompressed: bool = True):
+        super().__init__(make_server(directory, 0, isolation, precompressed))
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +86,9 @@ def server(built_site):
 
 @pytest.fixture
 def plain_server(built_site):
-    """A host that cannot send headers (like GitHub Pages or `python -m http.server`): no COOP/COEP."""
-    s = Server(isolation=False)
+    """A host that cannot send headers (like GitHub Pages or `python -m http.server`): no COOP/COEP, and every file
+    as it is (no compressed copies)."""
+    s = Server(isolation=False, precompressed=False)
     yield s
     s.stop()
 

@@ -2,9 +2,12 @@
 a missing or damaged snapshot only ever means a normal start."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from conftest import open_module, run_tests, saved_snapshots, set_editor
+from benchmark import SentBytes
+from conftest import Server, open_module, run_tests, saved_snapshots, set_editor
 
 from tinytorch_wasm import curriculum
 
@@ -113,3 +116,45 @@ def test_the_snapshot_holds_numpy_and_one_that_fails_its_checks_means_a_normal_s
     context, page, started_from = visit(browser_profile, server.url + MODULE)
     assert started_from == "snapshot" and page.evaluate("window.tinytorch.runtime.timings.snapshotHolds") == "pytest"
     assert run_tests(page)["state"] == "passed"  # the reference, saved in the visit before
+
+
+
+def wheels_sent(host, browser_profile, folder) -> list[tuple[str, str, bool]]:
+    """Open a module page on `host` in a fresh profile and check NumPy works; [(wheel file name, encoding, whether
+    from stored/)] as the server sent them."""
+    with SentBytes(host) as sent:
+        page = open_module(browser_profile(folder), host.url + MODULE)
+        assert page.evaluate("""async () => (await window.tinytorch.runtime.request("run", {module: "01",
+            learner: {}, code: "import numpy\\nassert numpy.arange(4).sum() == 6"})).ok""")
+    return [(path.rsplit("/", 1)[1], encoding, "/stored/" in path) for _, encoding, path in sent.sent
+            if path.endswith(".whl")]
+
+
+def test_wheels_come_as_compressed_stored_twins_where_the_host_compresses_and_as_they_are_elsewhere(
+        server, plain_server, browser_profile, tmp_path):
+    """The build ships each wheel again with its files stored (pyodide/<v>/stored/) and a brotli copy, a quarter to
+    a third smaller on the wire. serve.py sends that copy, so the worker uses the twins and never the originals; a
+    plain host would send the twin as it is (several times the wheel), so there the worker takes the originals."""
+    compressed = wheels_sent(server, browser_profile, tmp_path / "compressed")
+    names = {name for name, *_ in compressed}
+    assert "pytest" in " ".join(names) and "numpy" in " ".join(names)
+    assert all(encoding == "br" and stored for _, encoding, stored in compressed), compressed
+    plain = wheels_sent(plain_server, browser_profile, tmp_path / "plain")
+    assert {name for name, _, stored in plain if not stored} == names, plain
+
+
+def test_a_twin_that_is_not_the_wheel_it_names_is_not_used(built_site, browser_profile, tmp_path):
+    """A stored twin whose bytes are not those the lock file names (here NumPy's address answers with pytest's
+    twin) is dropped for the original wheel, which the browser checks against its sha256; NumPy works."""
+    host = Server(isolation=True)
+    handler = host.httpd.RequestHandlerClass.func  # this server's own class
+    pytest_twin = next(built_site.glob("pyodide/*/stored/pytest-*.whl")).name
+    answer = handler.translate_path
+    handler.translate_path = lambda h, path: answer(h, re.sub(r"/stored/numpy-[^?]*", f"/stored/{pytest_twin}",
+                                                              path))
+    try:
+        sent = wheels_sent(host, browser_profile, tmp_path / "swapped")
+    finally:
+        host.stop()
+    numpy = [(encoding, stored) for name, encoding, stored in sent if name.startswith("numpy-")]
+    assert ("br", True) in numpy and ("identity", False) in numpy, sent
