@@ -137,6 +137,9 @@ export class ArtifactNotice {
   }
 
   async render() {
+    // Renders overlap (each awaits storage): only the latest may draw, or a slow read of the older state would
+    // overwrite the newer one.
+    const turn = (this.turn = (this.turn || 0) + 1);
     const lines = [];
     for (const name of this.names) {
       const r = await this.store.get(name);
@@ -153,6 +156,6 @@ export class ArtifactNotice {
       lines.push(el("p", { "data-artifact": name, "data-state": r.stored ? "saved" : "memory",
         class: r.stored ? "" : "admonition warning" }, text));
     }
-    this.node.replaceChildren(...lines);
+    if (turn === this.turn) this.node.replaceChildren(...lines);
   }
 }

@@ -27,8 +27,10 @@ export class PromptBox {
 
   /** Usable once every artifact the milestone reads exists and Python is free. */
   async refresh() {
+    const turn = (this.turn = (this.turn || 0) + 1); // refreshes overlap: only the latest decides
     const missing = [];
     for (const name of this.milestone.artifacts) if (!(await this.artifacts.get(name))) missing.push(name);
+    if (turn !== this.turn) return;
     this.ready = missing.length === 0;
     this.button.disabled = !this.ready || this.runtime.state === "busy";
     this.hint.textContent = this.ready ? "Ctrl+Enter sends it too." : "Run the milestone first: this box uses " +

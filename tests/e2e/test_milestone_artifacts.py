@@ -110,13 +110,22 @@ def untrained_gpt(tmp_path_factory):
 
 
 # The browser refusing to store: IndexedDB writes fail as when the disk quota is used up (while the page's flag is
-# set), or IndexedDB cannot be opened at all, as when storage is disabled.
+# set), or IndexedDB cannot be opened at all, as when storage is disabled. With "full", reads answer late while
+# window.ttSlowReads (ms) is set, as on a busy machine: a line drawn from an older read must not replace a newer one.
 REFUSE = {
     "full": """
         const put = IDBObjectStore.prototype.put;
         IDBObjectStore.prototype.put = function (...args) {
           if (window.ttFailWrites) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
           return put.apply(this, args);
+        };
+        const get = IDBObjectStore.prototype.get;
+        const onsuccess = Object.getOwnPropertyDescriptor(IDBRequest.prototype, "onsuccess");
+        IDBObjectStore.prototype.get = function (...args) {
+          const request = get.apply(this, args), late = window.ttSlowReads || 0;
+          Object.defineProperty(request, "onsuccess", { get: () => onsuccess.get.call(request),
+            set: (handler) => onsuccess.set.call(request, (event) => setTimeout(() => handler(event), late)) });
+          return request;
         };""",
     "disabled": """
         Object.defineProperty(window, "indexedDB", { get() {
@@ -131,11 +140,14 @@ def test_weights_the_browser_will_not_store_stay_usable_and_the_page_says_so(ser
     context.add_init_script(REFUSE[how])
     page = open_module(context, page_url(server))
     if how == "full":  # an earlier GPT is saved first; the refused write must leave it as it was
+        page.evaluate("window.ttSlowReads = 2000")  # the line for it is drawn late, after the one for the next
         assert page.evaluate("p => window.tinytorch.artifacts.receive(p)", untrained_gpt(2.5)) is True
-        page.evaluate("window.ttFailWrites = true")
+        page.evaluate("window.ttSlowReads = 0; window.ttFailWrites = true")
     assert page.evaluate("p => window.tinytorch.artifacts.receive(p)", untrained_gpt(1.5)) is False
     line = page.locator(".tt-artifacts [data-artifact='tiny-gpt'][data-state='memory']")
     line.wait_for()
+    page.wait_for_timeout(2500)
+    assert line.count() == 1, "a line drawn from an older read replaced the newer one"
     words = "is full" if how == "full" else "is unavailable"
     assert words in line.inner_text() and "usable on this page" in line.inner_text(), line.inner_text()
     state, reply = ask(page, PROMPT)
