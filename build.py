@@ -175,9 +175,16 @@ def stored_copy(wheel: bytes) -> bytes:
     return out.getvalue()
 
 
+def stored_twin_of(relative: str) -> str:
+    """pyodide/<version>/<wheel> -> pyodide/<version>/stored/<wheel>"""
+    folder, _, name = relative.rpartition("/")
+    return f"{folder}/{STORED}/{name}"
+
+
 def is_stored_twin(relative: str) -> bool:
-    """Whether a site file (path relative to the site) is a wheel's stored twin: never precached or bundled, since
-    where it would come uncompressed the original wheel is the smaller download."""
+    """Whether a site file (path relative to the site) is a wheel's stored twin: never bundled, and precached only
+    where the host sends it compressed (runtime/src/sw.js), since otherwise the wheel itself is the smaller
+    download."""
     parts = relative.split("/")
     return len(parts) == 4 and parts[0] == "pyodide" and parts[2] == STORED
 
@@ -280,8 +287,9 @@ def write_service_worker(pyodide_version: str, assets_version: str, dist: Path =
         files.append(rel)
     version = digest.hexdigest()[:16]
     policy = (dist / "assets" / "tt" / "worker-policy.txt").read_text()  # written by site/hooks/security.py
+    twinned = [f for f in files if (dist / stored_twin_of(f)).is_file()]  # wheels with a stored twin
     build_facts = {"version": version, "assets": assets_version, "pyodide": pyodide_version, "files": files,
-                   "workerPolicy": policy}
+                   "twinned": twinned, "workerPolicy": policy}
     header = f"const BUILD = {json.dumps(build_facts)};\n"
     (dist / "sw.js").write_text(header + (ROOT / "runtime" / "src" / "sw.js").read_text())
     return version

@@ -19,13 +19,28 @@ const VERSIONED = { "assets/tt/main.js": "", "assets/tt/course.css": "", "assets
 const precacheUrl = (file) =>
   new URL(file in VERSIONED ? `${file}?v=${BUILD.assets}${VERSIONED[file]}` : file, scope).href;
 
+// A wheel with a stored twin (build.py) is kept as the worker takes it (runtime/src/snapshot.js): the twin where
+// the host sends it compressed (the visit has just fetched it, so it comes from the HTTP cache), else the wheel.
+const twinOf = (file) => file.replace(/[^/]+$/, (name) => `stored/${name}`);
+
+async function precacheWheel(cache, file) {
+  const twin = new URL(twinOf(file), scope).href;
+  const response = await fetch(twin).catch(() => null);
+  if (response && response.ok && response.headers.get("content-encoding")) return cache.put(twin, response);
+  if (response && response.body) await response.body.cancel();
+  return cache.add(new URL(file, scope).href);
+}
+
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     for (const name of [COURSE_CACHE, RUNTIME_CACHE]) {
       const cache = await caches.open(name);
-      const wanted = BUILD.files.filter((f) => cacheFor(f) === name);
       const have = new Set((await cache.keys()).map((r) => new URL(r.url).pathname));
-      await cache.addAll(wanted.map(precacheUrl).filter((u) => !have.has(new URL(u).pathname)));
+      const had = (file) => have.has(new URL(file, scope).pathname);
+      const wanted = BUILD.files.filter((f) => cacheFor(f) === name && !had(f));
+      const wheels = wanted.filter((f) => BUILD.twinned.includes(f));
+      await cache.addAll(wanted.filter((f) => !wheels.includes(f)).map(precacheUrl));
+      await Promise.all(wheels.filter((f) => !had(twinOf(f))).map((f) => precacheWheel(cache, f)));
     }
     await self.skipWaiting();
   })());

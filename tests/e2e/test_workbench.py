@@ -145,10 +145,21 @@ def _wait_until_precached(page):
     }""", polling=200)
 
 
+CACHED_WHEELS = """async () => { const found = [];
+    for (const name of await caches.keys())
+        for (const request of await (await caches.open(name)).keys())
+            if (request.url.endsWith(".whl")) found.push(new URL(request.url).pathname);
+    return found; }"""
+
+
 def test_the_module_works_offline_after_a_first_visit(server, browser_profile):
+    """Offline, the page starts from what the service worker kept: each wheel as the worker took it (here, from
+    serve.py, the compressed stored twins, and not the wheels as well)."""
     context = browser_profile()
     page = open_module(context, server.url + PAGE)
     _wait_until_precached(page)
+    wheels = page.evaluate(CACHED_WHEELS)
+    assert wheels and all("/stored/" in w for w in wheels), wheels
     server.stop()
     page.reload()
     page.wait_for_function("window.tinytorch && window.tinytorch.runtime.state === 'ready'")
@@ -162,6 +173,8 @@ def test_the_service_worker_isolates_a_host_that_sends_no_headers(plain_server, 
     page = open_module(browser_profile(), plain_server.url + PAGE)
     assert not page.evaluate("self.crossOriginIsolated")
     _wait_until_precached(page)
+    wheels = page.evaluate(CACHED_WHEELS)  # a host that sends files as they are: the wheels, not their twins
+    assert wheels and not [w for w in wheels if "/stored/" in w], wheels
     page.reload()
     page.wait_for_function("window.tinytorch && window.tinytorch.runtime.state === 'ready'")
     assert page.evaluate("self.crossOriginIsolated")
