@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -143,8 +144,9 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
             if actual != entry["sha256"]:
                 raise BuildError(f"{entry['file_name']} in {carrier['url']} has sha256 {actual}, but the official "
                                  f"Pyodide {core['version']} lock says {entry['sha256']}; refusing to ship it")
+            data = without(data, carrier.get("leave_out", []))
             files[entry["file_name"]] = data
-            lock["packages"][name] = entry
+            lock["packages"][name] = {**entry, "sha256": hashlib.sha256(data).hexdigest()}
 
     wheels = [fetch(pin["url"], pin["sha256"], cache) for pin in pins["wheel"]]
     compiled = precompiled(wheels, {**files, "pyodide-lock.json": json.dumps(official).encode()}, cache)
@@ -159,6 +161,24 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
         files[f"{STORED}/{entry['file_name']}"] = twin
         entry["stored_sha256"] = hashlib.sha256(twin).hexdigest()  # the worker checks what it receives
     return files, lock
+
+
+def without(wheel: bytes, patterns: list[str]) -> bytes:
+    """The wheel without the files whose paths match any of `patterns`, and without their lines in its RECORD."""
+    if not patterns:
+        return wheel
+    left_out = re.compile("|".join(f"(?:{p})" for p in patterns))
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(wheel)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as kept:
+        for info in source.infolist():
+            if left_out.search(info.filename):
+                continue
+            data = source.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                data = b"".join(line for line in data.splitlines(keepends=True)
+                                if not left_out.search(line.split(b",", 1)[0].decode()))
+            kept.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return out.getvalue()
 
 
 STORED = "stored"  # pyodide/<version>/stored/: each wheel again, its files stored, for hosts that send .br copies

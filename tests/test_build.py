@@ -225,3 +225,17 @@ def test_the_sitemap_lists_every_page_only_when_the_deployed_address_is_set(tmp_
         for m in curriculum.modules():
             assert f"https://example.org/course/modules/{m.id}-{m.slug}/" in locs
         assert not any("not-found" in loc for loc in locs)
+
+
+def test_the_shipped_numpy_leaves_out_what_the_tab_cannot_use(dist):
+    """pins.toml's leave_out: no C headers, static libraries, stubs or f2py in the wheel the site ships, nor in its
+    RECORD; its lock entry names the wheel as shipped."""
+    runtime = next((dist / "pyodide").iterdir())
+    entry = json.loads((runtime / "pyodide-lock.json").read_text())["packages"]["numpy"]
+    assert build.sha256_of(runtime / entry["file_name"]) == entry["sha256"]
+    with zipfile.ZipFile(runtime / entry["file_name"]) as wheel:
+        names = wheel.namelist()
+        record = wheel.read(next(n for n in names if n.endswith(".dist-info/RECORD"))).decode()
+    assert not [n for n in names if n.startswith("numpy/f2py/") or n.endswith((".h", ".pyi", ".a", ".pxd"))]
+    assert "numpy/f2py/" not in record and ".pyi," not in record
+    assert any(n.startswith("numpy/_core/_multiarray_umath") for n in names) and "numpy/linalg/" in record
