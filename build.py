@@ -157,10 +157,22 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
             "install_dir": "site", "sha256": sha256_of(path), "package_type": "package",
             "imports": pin["imports"], "depends": pin["depends"], "unvendored_tests": False, "shared_library": False}
     for entry in lock["packages"].values():
-        twin = stored_copy(files[entry["file_name"]])
+        # Every wheel shipped is the build's own bytes (trimmed, compiled), and pyodide/<version>/ is served as
+        # immutable: other bytes must come under another address, so the content's hash names the wheel.
+        data = files.pop(entry["file_name"])
+        entry["file_name"] = content_named(entry["file_name"], entry["sha256"])
+        files[entry["file_name"]] = data
+        twin = stored_copy(data)
         files[f"{STORED}/{entry['file_name']}"] = twin
         entry["stored_sha256"] = hashlib.sha256(twin).hexdigest()  # the worker checks what it receives
     return files, lock
+
+
+def content_named(file_name: str, sha256: str) -> str:
+    """numpy-2.0.2-cp312-...whl -> numpy-2.0.2-0<8 hex of its sha256>-cp312-...whl (a wheel's build tag, which
+    must start with a digit)."""
+    name, version, rest = file_name.split("-", 2)
+    return f"{name}-{version}-0{sha256[:8]}-{rest}"
 
 
 def without(wheel: bytes, patterns: list[str]) -> bytes:

@@ -180,9 +180,13 @@ def test_compressed_copies_stay_out_of_the_precache_and_the_bundle(dist):
 
 
 def test_every_wheel_has_a_stored_twin_with_the_same_files_and_its_sha256_in_the_lock(dist):
+    """And every wheel is named by its content: pyodide/<version>/ is served as immutable, so the build's own bytes
+    (trimmed, compiled) must never come under an address a browser has cached other bytes for."""
     runtime = next((dist / "pyodide").iterdir())
     lock = json.loads((runtime / "pyodide-lock.json").read_text())["packages"]
     for entry in lock.values():
+        assert f"-0{entry['sha256'][:8]}-" in entry["file_name"], entry["file_name"]
+        assert build.sha256_of(runtime / entry["file_name"]) == entry["sha256"]
         twin = runtime / "stored" / entry["file_name"]
         assert build.sha256_of(twin) == entry["stored_sha256"]
         with zipfile.ZipFile(runtime / entry["file_name"]) as wheel, zipfile.ZipFile(twin) as stored:
