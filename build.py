@@ -144,7 +144,8 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
             if actual != entry["sha256"]:
                 raise BuildError(f"{entry['file_name']} in {carrier['url']} has sha256 {actual}, but the official "
                                  f"Pyodide {core['version']} lock says {entry['sha256']}; refusing to ship it")
-            data = without(data, carrier.get("leave_out", []))
+            if carrier.get("leave_out"):
+                data = repacked(data, zipfile.ZIP_DEFLATED, carrier["leave_out"])
             files[entry["file_name"]] = data
             lock["packages"][name] = {**entry, "sha256": hashlib.sha256(data).hexdigest()}
 
@@ -162,8 +163,9 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
         data = files.pop(entry["file_name"])
         entry["file_name"] = content_named(entry["file_name"], entry["sha256"])
         files[entry["file_name"]] = data
-        twin = stored_copy(data)
-        files[f"{STORED}/{entry['file_name']}"] = twin
+        twin = repacked(data, zipfile.ZIP_STORED)
+        entry["stored_file_name"] = f"{STORED}/{entry['file_name']}"
+        files[entry["stored_file_name"]] = twin
         entry["stored_sha256"] = hashlib.sha256(twin).hexdigest()  # the worker checks what it receives
     return files, lock
 
@@ -175,36 +177,27 @@ def content_named(file_name: str, sha256: str) -> str:
     return f"{name}-{version}-0{sha256[:8]}-{rest}"
 
 
-def without(wheel: bytes, patterns: list[str]) -> bytes:
-    """The wheel without the files whose paths match any of `patterns`, and without their lines in its RECORD."""
-    if not patterns:
-        return wheel
-    left_out = re.compile("|".join(f"(?:{p})" for p in patterns))
+def repacked(wheel: bytes, compression: int, leave_out: list[str] = ()) -> bytes:
+    """The wheel's files again, each compressed with `compression`, without those whose paths match a pattern of
+    `leave_out` (and without their lines in its RECORD)."""
+    left_out = re.compile("|".join(f"(?:{p})" for p in leave_out)) if leave_out else None
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(wheel)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as kept:
+    with zipfile.ZipFile(io.BytesIO(wheel)) as source, zipfile.ZipFile(out, "w", compression) as kept:
         for info in source.infolist():
-            if left_out.search(info.filename):
+            if left_out and left_out.search(info.filename):
                 continue
             data = source.read(info)
-            if info.filename.endswith(".dist-info/RECORD"):
+            if left_out and info.filename.endswith(".dist-info/RECORD"):
                 data = b"".join(line for line in data.splitlines(keepends=True)
                                 if not left_out.search(line.split(b",", 1)[0].decode()))
-            kept.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            kept.writestr(info, data, compress_type=compression, compresslevel=9)
     return out.getvalue()
 
 
-STORED = "stored"  # pyodide/<version>/stored/: each wheel again, its files stored, for hosts that send .br copies
-
-
-def stored_copy(wheel: bytes) -> bytes:
-    """The same archive with every file stored instead of deflated. Its brotli copy (runtime/compress.mjs), one
-    stream over the whole archive, is a quarter to a third smaller than the wheel (runtime/src/snapshot.js fetches
-    it when the host sends it compressed)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(wheel)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as copy:
-        for info in source.infolist():
-            copy.writestr(info, source.read(info), compress_type=zipfile.ZIP_STORED)
-    return out.getvalue()
+# pyodide/<version>/stored/: each wheel again with its files stored, not deflated. Its brotli copy
+# (runtime/compress.mjs), one stream over the whole archive, is a quarter to a third smaller than the wheel;
+# runtime/src/snapshot.js takes it when the host sends it compressed.
+STORED = "stored"
 
 
 def stored_twin_of(relative: str) -> str:
@@ -319,9 +312,9 @@ def write_service_worker(pyodide_version: str, assets_version: str, dist: Path =
         files.append(rel)
     version = digest.hexdigest()[:16]
     policy = (dist / "assets" / "tt" / "worker-policy.txt").read_text()  # written by site/hooks/security.py
-    twinned = [f for f in files if (dist / stored_twin_of(f)).is_file()]  # wheels with a stored twin
+    twins = {f: stored_twin_of(f) for f in files if (dist / stored_twin_of(f)).is_file()}  # wheel -> its twin
     build_facts = {"version": version, "assets": assets_version, "pyodide": pyodide_version, "files": files,
-                   "twinned": twinned, "workerPolicy": policy}
+                   "twins": twins, "workerPolicy": policy}
     header = f"const BUILD = {json.dumps(build_facts)};\n"
     (dist / "sw.js").write_text(header + (ROOT / "runtime" / "src" / "sw.js").read_text())
     return version

@@ -187,7 +187,7 @@ def test_every_wheel_has_a_stored_twin_with_the_same_files_and_its_sha256_in_the
     for entry in lock.values():
         assert f"-0{entry['sha256'][:8]}-" in entry["file_name"], entry["file_name"]
         assert build.sha256_of(runtime / entry["file_name"]) == entry["sha256"]
-        twin = runtime / "stored" / entry["file_name"]
+        twin = runtime / entry["stored_file_name"]
         assert build.sha256_of(twin) == entry["stored_sha256"]
         with zipfile.ZipFile(runtime / entry["file_name"]) as wheel, zipfile.ZipFile(twin) as stored:
             assert [(i.filename, i.CRC) for i in wheel.infolist()] == [(i.filename, i.CRC) for i in stored.infolist()]

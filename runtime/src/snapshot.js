@@ -103,16 +103,16 @@ async function fetchOriginal(pyodideUrl, wheel) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** The build also ships each wheel with its files stored rather than deflated (stored/, sha256 in the lock as
+/** The build also ships each wheel with its files stored rather than deflated (the lock's `stored_file_name` and
  * `stored_sha256`), with a brotli copy beside it: one brotli stream over the whole archive is a quarter to a third
  * smaller than the wheel's own per-file deflate. Only worth it if the host sends it compressed (runtime/serve.py
  * does; a plain host sends it as it is, several times the wheel's size), so the headers decide: anything but a
  * compressed, intact twin (a plain host, offline, a mismatch) means the original wheel instead. */
 async function compressedTwin(pyodideUrl, wheel) {
-  if (!wheel.stored_sha256) return null;
+  if (!wheel.stored_file_name) return null;
   const asked = new AbortController();
   try {
-    const response = await fetch(`${pyodideUrl}stored/${wheel.file_name}`, { signal: asked.signal });
+    const response = await fetch(pyodideUrl + wheel.stored_file_name, { signal: asked.signal });
     if (!response.ok || !response.headers.get("content-encoding")) {
       asked.abort(); // before the body comes
       return null;

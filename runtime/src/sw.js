@@ -19,12 +19,10 @@ const VERSIONED = { "assets/tt/main.js": "", "assets/tt/course.css": "", "assets
 const precacheUrl = (file) =>
   new URL(file in VERSIONED ? `${file}?v=${BUILD.assets}${VERSIONED[file]}` : file, scope).href;
 
-// A wheel with a stored twin (build.py) is kept as the worker takes it (runtime/src/snapshot.js): the twin where
-// the host sends it compressed (the visit has just fetched it, so it comes from the HTTP cache), else the wheel.
-const twinOf = (file) => file.replace(/[^/]+$/, (name) => `stored/${name}`);
-
+// A wheel with a stored twin (BUILD.twins, from build.py) is kept as the worker takes it (runtime/src/snapshot.js):
+// the twin where the host sends it compressed (the visit has just fetched it, so from the HTTP cache), else the wheel.
 async function precacheWheel(cache, file) {
-  const twin = new URL(twinOf(file), scope).href;
+  const twin = new URL(BUILD.twins[file], scope).href;
   const response = await fetch(twin).catch(() => null);
   if (response && response.ok && response.headers.get("content-encoding")) return cache.put(twin, response);
   if (response && response.body) await response.body.cancel();
@@ -38,9 +36,9 @@ self.addEventListener("install", (event) => {
       const have = new Set((await cache.keys()).map((r) => new URL(r.url).pathname));
       const had = (file) => have.has(new URL(file, scope).pathname);
       const wanted = BUILD.files.filter((f) => cacheFor(f) === name && !had(f));
-      const wheels = wanted.filter((f) => BUILD.twinned.includes(f));
-      await cache.addAll(wanted.filter((f) => !wheels.includes(f)).map(precacheUrl));
-      await Promise.all(wheels.filter((f) => !had(twinOf(f))).map((f) => precacheWheel(cache, f)));
+      const wheels = wanted.filter((f) => f in BUILD.twins && !had(BUILD.twins[f]));
+      await cache.addAll(wanted.filter((f) => !(f in BUILD.twins)).map(precacheUrl));
+      await Promise.all(wheels.map((f) => precacheWheel(cache, f)));
     }
     await self.skipWaiting();
   })());

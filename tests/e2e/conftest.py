@@ -157,17 +157,22 @@ def run_tests(page) -> dict:
             "failed": page.locator(".tt-test:not([data-outcome=passed])").count()}
 
 
-SNAPSHOTS = """async () => {
+CACHED = """async (part) => {
     const found = [];
     for (const name of await caches.keys())
         for (const request of await (await caches.open(name)).keys())
-            if (request.url.includes("memory-snapshot")) found.push([name, request.url]);
+            if (request.url.includes(part)) found.push([name, request.url]);
     return found; }"""
+
+
+def cached(page, part: str) -> list:
+    """[cache, address] of what this profile's Cache Storage holds whose address includes `part`."""
+    return page.evaluate(CACHED, part)
 
 
 def saved_snapshots(page) -> list:
     """[cache, key] of the Python snapshots saved in this profile, once there is one (it is written in the background)."""
     deadline = time.monotonic() + BOOT_TIMEOUT_MS / 1e3
-    while not (found := page.evaluate(SNAPSHOTS)) and time.monotonic() < deadline:
+    while not (found := cached(page, "memory-snapshot")) and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     return found

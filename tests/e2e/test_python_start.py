@@ -118,7 +118,6 @@ def test_the_snapshot_holds_numpy_and_one_that_fails_its_checks_means_a_normal_s
     assert run_tests(page)["state"] == "passed"  # the reference, saved in the visit before
 
 
-
 def wheels_sent(host, browser_profile, folder) -> list[tuple[str, str, bool]]:
     """Open a module page on `host` in a fresh profile and check NumPy works; [(wheel file name, encoding, whether
     from stored/)] as the server sent them."""

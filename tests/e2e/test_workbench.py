@@ -2,7 +2,7 @@
 import re
 import time
 
-from conftest import open_module, run_tests, set_editor
+from conftest import cached, open_module, run_tests, set_editor
 from tinytorch_wasm import curriculum
 
 TENSOR = curriculum.module("01")
@@ -145,20 +145,13 @@ def _wait_until_precached(page):
     }""", polling=200)
 
 
-CACHED_WHEELS = """async () => { const found = [];
-    for (const name of await caches.keys())
-        for (const request of await (await caches.open(name)).keys())
-            if (request.url.endsWith(".whl")) found.push(new URL(request.url).pathname);
-    return found; }"""
-
-
 def test_the_module_works_offline_after_a_first_visit(server, browser_profile):
     """Offline, the page starts from what the service worker kept: each wheel as the worker took it (here, from
     serve.py, the compressed stored twins, and not the wheels as well)."""
     context = browser_profile()
     page = open_module(context, server.url + PAGE)
     _wait_until_precached(page)
-    wheels = page.evaluate(CACHED_WHEELS)
+    wheels = [address for _, address in cached(page, ".whl")]
     assert wheels and all("/stored/" in w for w in wheels), wheels
     server.stop()
     page.reload()
@@ -173,7 +166,7 @@ def test_the_service_worker_isolates_a_host_that_sends_no_headers(plain_server, 
     page = open_module(browser_profile(), plain_server.url + PAGE)
     assert not page.evaluate("self.crossOriginIsolated")
     _wait_until_precached(page)
-    wheels = page.evaluate(CACHED_WHEELS)  # a host that sends files as they are: the wheels, not their twins
+    wheels = [address for _, address in cached(page, ".whl")]  # a host sending files as they are: the wheels
     assert wheels and not [w for w in wheels if "/stored/" in w], wheels
     page.reload()
     page.wait_for_function("window.tinytorch && window.tinytorch.runtime.state === 'ready'")
