@@ -83,6 +83,9 @@ export class PythonRuntime extends EventTarget {
   receive(message) {
     const pending = this.pending && message.id === this.pending.id ? this.pending : null;
     switch (message.type) {
+      case "started":
+        if (pending) pending.startedAt = performance.now();
+        break;
       case "progress":
         this.dispatchEvent(new CustomEvent("progress", { detail: message }));
         break;
@@ -183,13 +186,16 @@ export class PythonRuntime extends EventTarget {
   }
 
   /** Whether the interrupted request settles in time. Pyodide zeroes the buffer when Python takes the interrupt,
-   * so the page knows Python is alive and winding down, not stuck in compiled code. */
+   * so the page knows Python is alive and winding down, not stuck in compiled code. A request the worker has not
+   * begun yet (it was still busy, e.g. saving its snapshot just after a first start) is not Python failing to
+   * answer: the grace counts from when it began, and it takes the interrupt at its first step. */
   settles(pending, started) {
     return new Promise((resolve) => {
       const poll = () => {
         if (this.pending !== pending) return resolve(true);
-        const limit = this.interrupt[0] === 0 ? WIND_DOWN_MS : STOP_GRACE_MS;
-        if (performance.now() - started > limit) return resolve(false);
+        const waiting = this.interrupt[0] === 0 || !pending.startedAt;
+        const since = Math.max(started, pending.startedAt || started);
+        if (performance.now() - since > (waiting ? WIND_DOWN_MS : STOP_GRACE_MS)) return resolve(false);
         setTimeout(poll, 10);
       };
       poll();

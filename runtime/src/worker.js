@@ -110,6 +110,7 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl, restoreSnapshot }) 
 
 function run({ id, action, payload }) {
   current = { id, pending: [], sent: 0, dropped: 0, lastFlush: performance.now() };
+  post({ type: "started", id }); // Stop's grace counts from here, not from a wait in this worker's queue
   let reply;
   try {
     reply = JSON.parse(handle(JSON.stringify({ action, payload })));
