@@ -2,7 +2,9 @@
 // kept in the browser so later visits (and restarts after Stop) restore it instead of starting from scratch.
 //
 // The snapshot is taken in this browser, by the same Pyodide, before any course or learner code is loaded: a clean
-// interpreter. Files are not part of Python's memory, so the wheels' files are unpacked again after a restore.
+// interpreter. Files are not part of Python's memory, so the files the wheels installed are saved beside it, in the
+// same file, and written back after a restore: a warm visit then reads no wheel at all (reading them through the
+// service worker competed with Pyodide's own files, about 12 MB more on the critical path).
 // NumPy's compiled libraries are not part of it either (they are WebAssembly modules of their own, linked into
 // Python's memory and function table; Pyodide issues #6418, #6254): the snapshot records where each one was
 // placed, and a restore loads them again in the same order at the same addresses, then puts their data back as it
@@ -12,18 +14,16 @@
 // A browser where a NumPy snapshot failed once keeps a "core" snapshot instead (Python and pytest, NumPy loaded
 // after the restore), which needs no library replay.
 //
-// It lives in the runtime's own cache (the service worker's `tinytorch-pyodide-<version>`), so a new Pyodide drops
-// it with the rest of the old runtime, and its name carries the wheels it holds. Anything wrong with it only means
-// a normal start: a snapshot is an optimisation, never a requirement. It is saved with its sha256 and checked
-// before use, because Pyodide does not reject a damaged snapshot: it hangs.
+// It is kept by Pyodide version (snapshot-store.js: a file where the browser can, else in Cache Storage), and its
+// name carries the wheels it holds. Anything wrong with it only means a normal start: a snapshot is an
+// optimisation, never a requirement. It is saved with its sha256 and checked before use, because Pyodide does not
+// reject a damaged snapshot: it hangs.
 import { unzip, unzipInto } from "./unzip.js";
+import { openSnapshotStore } from "./snapshot-store.js";
 
-const RECIPE = "v3"; // bump when what goes into a snapshot, or the loadPyodide options, change
+const RECIPE = "v4"; // bump when what goes into a snapshot, or the loadPyodide options, change
 const PURE_PACKAGES = ["pytest"]; // with their dependencies, from the runtime's lock file
 const NUMPY = "numpy";
-const DIGEST_HEADER = "x-tinytorch-sha256";
-
-const cacheName = (pyodideVersion) => `tinytorch-pyodide-${pyodideVersion}`;
 
 /** A saved snapshot turned out unusable after Python was restored from it: this worker must be replaced. */
 export class SnapshotUnusable extends Error {
@@ -38,41 +38,46 @@ async function sha256(bytes) {
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-async function openCache(pyodideVersion) {
-  try {
-    return await caches.open(cacheName(pyodideVersion));
-  } catch {
-    return null; // no Cache Storage here (private modes, storage disabled): start normally every time
-  }
-}
+// --- the saved form: [sha256 of the rest, 32 bytes][u32 length of the description][description JSON, padded to 16]
+// [Pyodide's snapshot][the installed files, one after another] ---------------------------------------------------
+const DIGEST = 32;
 
-// --- the saved form: [u32 length of the description][description JSON, padded to 16][Pyodide's snapshot] ----------
-function pack(description, snapshot) {
-  const text = new TextEncoder().encode(JSON.stringify(description));
-  const head = Math.ceil((4 + text.length) / 16) * 16; // Pyodide reads the snapshot with 32-bit views
-  const bytes = new Uint8Array(head + snapshot.length);
-  new DataView(bytes.buffer).setUint32(0, text.length, true);
-  bytes.set(text, 4);
+/** `files`: [{path, data}], listed in the description as [path, size] in the order their bytes follow. */
+async function pack(description, snapshot, files) {
+  const text = new TextEncoder().encode(JSON.stringify({ ...description, snapshotSize: snapshot.length,
+    files: files.map(({ path, data }) => [path, data.length]) }));
+  const head = Math.ceil((DIGEST + 4 + text.length) / 16) * 16; // Pyodide reads the snapshot with 32-bit views
+  const bytes = new Uint8Array(head + snapshot.length + files.reduce((sum, f) => sum + f.data.length, 0));
+  new DataView(bytes.buffer).setUint32(DIGEST, text.length, true);
+  bytes.set(text, DIGEST + 4);
   bytes.set(snapshot, head);
+  let at = head + snapshot.length;
+  for (const { data } of files) {
+    bytes.set(data, at);
+    at += data.length;
+  }
+  bytes.set(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(DIGEST))), 0);
   return bytes;
 }
 
-function unpack(bytes) {
-  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
-  const head = Math.ceil((4 + length) / 16) * 16;
-  return { description: JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length))),
-    snapshot: bytes.subarray(head) };
+/** {description, snapshot, files} from `bytes`, if they are exactly the bytes that were saved. */
+async function unpack(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(DIGEST)));
+  if (bytes.length < DIGEST + 4 || digest.some((byte, i) => byte !== bytes[i])) {
+    throw new Error("the saved snapshot is damaged");
+  }
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(DIGEST, true);
+  const description = JSON.parse(new TextDecoder().decode(bytes.subarray(DIGEST + 4, DIGEST + 4 + length)));
+  let at = Math.ceil((DIGEST + 4 + length) / 16) * 16;
+  const snapshot = bytes.subarray(at, at + description.snapshotSize);
+  at += description.snapshotSize;
+  const files = description.files.map(([path, size]) => ({ path, data: bytes.subarray(at, (at += size)) }));
+  return { description, snapshot, files };
 }
 
-/** The saved snapshot's bytes, if they are exactly the bytes that were saved. */
-async function checkedBytes(saved) {
-  const bytes = new Uint8Array(await saved.arrayBuffer());
-  if ((await sha256(bytes)) !== saved.headers.get(DIGEST_HEADER)) throw new Error("the saved snapshot is damaged");
-  return unpack(bytes);
-}
-
-async function save(cache, key, bytes) {
-  await cache.put(key, new Response(bytes, { headers: { [DIGEST_HEADER]: await sha256(bytes) } }));
+function writeFiles(py, files) {
+  for (const dir of new Set(files.map(({ path }) => path.slice(0, path.lastIndexOf("/"))))) py.FS.mkdirTree(dir);
+  for (const { path, data } of files) py.FS.writeFile(path, data);
 }
 
 // --- wheels -------------------------------------------------------------------------------------------------------
@@ -124,11 +129,12 @@ async function compressedTwin(pyodideUrl, wheel) {
   }
 }
 
-/** Unpack a wheel into site-packages; returns the compiled libraries in it, in the order loadPackage loads them. */
+/** Unpack a wheel into site-packages; returns the paths of its files (its compiled libraries in the order
+ * loadPackage loads them). */
 async function installWheel(py, bytes) {
   // Where Python imports NumPy's libraries from, spelled as it spells it (sysconfig's purelib has a leading "//").
   const sitePackages = py.runPython("import site; site.getsitepackages()[0]");
-  return (await unzipInto(py, bytes, sitePackages)).filter((path) => path.endsWith(".so"));
+  return unzipInto(py, bytes, sitePackages);
 }
 
 // --- NumPy's compiled libraries ---------------------------------------------------------------------------------
@@ -247,13 +253,19 @@ function smokeTest(py) {
 }
 
 // --- starting -------------------------------------------------------------------------------------------------
-async function installAndLoad(py, wheels, record) {
-  const libraries = [];
+/** Install the wheels and load their compiled libraries; returns the paths of their files. */
+async function installAndLoad(py, wheels, libraries = []) {
+  const paths = [];
   for (const bytes of await Promise.all(wheels)) {
-    for (const path of await installWheel(py, bytes)) libraries.push(await loadLibrary(py, path, null));
+    const installed = await installWheel(py, bytes);
+    for (const path of installed.filter((p) => p.endsWith(".so"))) libraries.push(await loadLibrary(py, path, null));
+    paths.push(...installed);
   }
-  if (record) record.push(...libraries);
+  return paths;
 }
+
+const installAll = async (py, wheels) => (await Promise.all(wheels.map(async (bytes) =>
+  installWheel(py, await bytes)))).flat();
 
 /** A started Python with pytest and NumPy installed and imported: restored from the saved snapshot if there is a
  * usable one, else started normally (and a snapshot saved for next time). `restore: false` starts normally.
@@ -269,30 +281,31 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
   const { packages } = await response.json();
   const pure = wheelsOf(packages, PURE_PACKAGES);
   const numpy = wheelsOf(packages, [NUMPY]);
-  const pureBytes = pure.map((w) => fetchWheel(pyodideUrl, w));
-  const numpyBytes = numpy.map((w) => fetchWheel(pyodideUrl, w));
-  [...pureBytes, ...numpyBytes].forEach((p) => p.catch(() => {})); // awaited below; not unhandled meanwhile
+  const fetchWheels = (wheels) => wheels.map((w) => {
+    const bytes = fetchWheel(pyodideUrl, w);
+    bytes.catch(() => {}); // awaited later; not unhandled meanwhile
+    return bytes;
+  });
 
-  const cache = await openCache(pyodideVersion);
-  const refused = `${pyodideUrl}numpy-snapshots-refused-${RECIPE}`; // a NumPy snapshot failed here once
-  const holds = cache && (await cache.match(refused).catch(() => null)) ? "pytest" : "numpy";
+  const store = await openSnapshotStore(pyodideVersion, pyodideUrl);
+  const refused = `numpy-snapshots-refused-${RECIPE}`; // a NumPy snapshot failed here once
+  const holds = store && (await store.has(refused)) ? "pytest" : "numpy";
   const wheelNames = [...pure, ...(holds === "numpy" ? numpy : [])].map((w) => w.sha256.slice(0, 16)).sort();
-  const key = `${pyodideUrl}memory-snapshot-${RECIPE}-${holds}-${wheelNames.join("+")}`;
-  const saved = restore && cache && (await cache.match(key).catch(() => null));
+  const name = `memory-snapshot-${RECIPE}-${holds}-${wheelNames.join("+")}`;
+  const saved = restore && store && (await store.has(name));
   mark("snapshotFound");
   if (saved) {
     // Read and checked while Pyodide loads its own files (loadPyodide waits for the promise only when it needs it).
     let damaged = false; // then it is only deleted: a snapshot made anew may well restore
-    const restored = checkedBytes(saved);
+    const restored = store.read(name).then(unpack);
     restored.then(() => mark("snapshotRead"), () => { damaged = true; });
+    const numpyBytes = holds === "numpy" ? [] : fetchWheels(numpy);
     let py;
     try {
       py = await loadPyodide({ ...options, _loadSnapshot: restored.then((r) => r.snapshot) });
       mark("restored");
-      const { description, snapshot } = await restored;
-      await Promise.all([...pureBytes, ...(holds === "numpy" ? numpyBytes : [])].map(async (bytes) => {
-        await installWheel(py, await bytes);
-      }));
+      const { description, snapshot, files } = await restored;
+      writeFiles(py, files);
       mark("files");
       if (holds === "numpy") {
         await replayLibraries(py, description, snapshot);
@@ -307,25 +320,28 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
       mark("numpy");
       return { py, from: "snapshot", holds, timings };
     } catch (error) {
-      await cache.delete(key).catch(() => {});
-      if (holds === "numpy" && !damaged) await cache.put(refused, new Response("")).catch(() => {});
+      await store.remove(name);
+      if (holds === "numpy" && !damaged) await store.write(refused, new Uint8Array([1])).catch(() => {});
       throw new SnapshotUnusable(`the saved Python could not be restored (${error && error.message || error})`);
     }
   }
 
-  const py = await loadPyodide({ ...options, _makeSnapshot: Boolean(cache) });
+  const pureBytes = fetchWheels(pure);
+  const numpyBytes = fetchWheels(numpy);
+  const py = await loadPyodide({ ...options, _makeSnapshot: Boolean(store) });
   const tableAtStart = py._module.wasmTable.length; // a restore starts with this table: NumPy must go after it
   mark("started");
-  await Promise.all(pureBytes.map(async (bytes) => installWheel(py, await bytes)));
+  const installed = await installAll(py, pureBytes);
   py.runPython(IMPORT_PYTEST);
   mark("pytest");
-  const snapshotNow = () => (cache ? py.makeMemorySnapshot() : null);
+  const snapshotNow = () => (store ? py.makeMemorySnapshot() : null);
   const core = holds === "pytest" ? snapshotNow() : null;
   // Importing grows the table further (a slot per module's init function, called once and never again); the
   // restore compares the table right after loading the libraries, as here.
   const table = { tableBefore: py._module.wasmTable.length };
   const libraries = [];
-  await installAndLoad(py, numpyBytes, libraries);
+  const numpyFiles = await installAndLoad(py, numpyBytes, libraries);
+  if (holds === "numpy") installed.push(...numpyFiles);
   table.tableAfter = py._module.wasmTable.length;
   py.runPython(IMPORT_NUMPY);
   mark("numpy");
@@ -336,6 +352,14 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
   py.loadedPackages[NUMPY] = "default channel"; // after the snapshot: Pyodide issue #5195
   // For the caller to call once Python is ready: packing, hashing and writing tens of MB must not delay the
   // learner, and a failed write (quota) only means no snapshot.
-  const saveSnapshot = () => snapshot && save(cache, key, pack(description, snapshot)).catch(() => {});
+  const saveSnapshot = async () => {
+    if (!snapshot) return;
+    try {
+      const files = installed.map((path) => ({ path, data: py.FS.readFile(path) }));
+      await store.write(name, await pack(description, snapshot, files));
+    } catch {
+      // no snapshot this time: the next visit starts normally and saves one
+    }
+  };
   return { py, from: "start", holds, timings, saveSnapshot };
 }

@@ -4,7 +4,6 @@
 // - Adds the cross-origin isolation headers (COOP/COEP) to what it serves, so hosts that cannot send headers
 //   still get an instant Stop from the next page load on. It never reloads the page to get them: no reload loops.
 const COURSE_CACHE = `tinytorch-course-${BUILD.version}`;
-// The Python worker also keeps its memory snapshot here (runtime/src/snapshot.js): it goes with its Pyodide version.
 const RUNTIME_CACHE = `tinytorch-pyodide-${BUILD.pyodide}`;
 const RUNTIME_PREFIX = `pyodide/${BUILD.pyodide}/`;
 const scope = new URL(self.registration.scope);
@@ -49,6 +48,11 @@ self.addEventListener("activate", (event) => {
     for (const name of await caches.keys()) {
       if (name.startsWith("tinytorch-") && name !== COURSE_CACHE && name !== RUNTIME_CACHE) await caches.delete(name);
     }
+    // Builds before 2026-12-01 kept Python's snapshot right in the runtime's folder; it is a file now where the
+    // browser can, else under snapshots/ (runtime/src/snapshot-store.js).
+    const runtime = await caches.open(RUNTIME_CACHE);
+    const old = /\/pyodide\/[^/]+\/(memory-snapshot|numpy-snapshots-refused)-/;
+    for (const request of await runtime.keys()) if (old.test(request.url)) await runtime.delete(request);
     await self.clients.claim();
   })());
 });

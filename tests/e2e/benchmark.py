@@ -206,8 +206,9 @@ class Bench:
             page = open_module(context, url)
             warm.append(page.evaluate("window.tinytorch.runtime.readyAt") / 1e3)
             parts.append(page.evaluate("window.tinytorch.runtime.timings"))
-            for cache, key in saved_snapshots(page):
-                page.evaluate("async ([cache, key]) => (await caches.open(cache)).delete(key)", [cache, key])
+            for folder, name in saved_snapshots(page):
+                page.evaluate("async ([folder, name]) => (await (await navigator.storage.getDirectory())"
+                              ".getDirectoryHandle(folder)).removeEntry(name)", [folder, name])
             context.close()
             context, _ = self.context(profile)
             page = open_module(context, url)

@@ -170,9 +170,26 @@ def cached(page, part: str) -> list:
     return page.evaluate(CACHED, part)
 
 
+SNAPSHOTS = """async () => {
+    const found = [];
+    for await (const [folder, handle] of (await navigator.storage.getDirectory()).entries())
+        if (handle.kind === "directory")
+            for await (const [name, file] of handle.entries())  // empty until its writer closes (the bytes are
+                if (/^memory-snapshot-[^.]+$/.test(name) && (await file.getFile()).size)  // in a .crswap till then)
+                    found.push([folder, name]);
+    return found; }"""
+
+
 def saved_snapshots(page) -> list:
-    """[cache, key] of the Python snapshots saved in this profile, once there is one (it is written in the background)."""
+    """[folder, file name] of the Python snapshots saved in this profile's private file system
+    (runtime/src/snapshot-store.js), once there is one (it is written in the background)."""
     deadline = time.monotonic() + BOOT_TIMEOUT_MS / 1e3
-    while not (found := cached(page, "memory-snapshot")) and time.monotonic() < deadline:
+    while not (found := page.evaluate(SNAPSHOTS)) and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     return found
+
+
+# JavaScript for page.evaluate: `snapshotFile(folder, name)`, the file handle of a saved snapshot.
+SNAPSHOT_FILE = """const snapshotFile = async (folder, name) =>
+    (await (await navigator.storage.getDirectory()).getDirectoryHandle(folder)).getFileHandle(name);
+"""

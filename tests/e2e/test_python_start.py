@@ -7,15 +7,18 @@ import re
 import pytest
 
 from benchmark import SentBytes
-from conftest import Server, open_module, run_tests, saved_snapshots, set_editor
+from conftest import SNAPSHOT_FILE, Server, cached, open_module, run_tests, saved_snapshots, set_editor
 
 from tinytorch_wasm import curriculum
 
 MODULE = "modules/01-tensor/"
 
 
-def visit(browser_profile, url):
+def visit(browser_profile, url, requests: list | None = None):
+    """Open `url` in the profile; `requests` collects the addresses the page and its workers asked for."""
     context = browser_profile()
+    if requests is not None:
+        context.on("request", lambda request: requests.append(request.url))
     page = open_module(context, url)
     return context, page, page.evaluate("window.tinytorch.runtime.timings.pythonFrom")
 
@@ -30,16 +33,20 @@ def random_draw(page) -> str:
 
 
 def test_a_later_visit_restores_the_snapshot_and_runs_tests_on_it(server, browser_profile):
-    context, page, started_from = visit(browser_profile, server.url + MODULE)
-    assert started_from == "start"
-    [(cache, _)] = saved_snapshots(page)
-    assert cache.startswith("tinytorch-pyodide-")  # dropped with its Pyodide version by the service worker
+    """...and reads no wheel: the files the wheels installed are saved with the snapshot."""
+    first = []
+    context, page, started_from = visit(browser_profile, server.url + MODULE, first)
+    assert started_from == "start" and any(".whl" in url for url in first)
+    [(folder, _)] = saved_snapshots(page)
+    assert folder.startswith("tinytorch-pyodide-")  # a folder per Pyodide version: a new one drops the old
     context.close()
 
     draws = []
     for _ in range(2):
-        context, page, started_from = visit(browser_profile, server.url + MODULE)
+        later = []
+        context, page, started_from = visit(browser_profile, server.url + MODULE, later)
         assert started_from == "snapshot"
+        assert not [url for url in later if ".whl" in url]
         draws.append(random_draw(page))
         context.close()
     assert draws[0] != draws[1], "every restore must reseed Python's random state"
@@ -53,43 +60,45 @@ def test_a_later_visit_restores_the_snapshot_and_runs_tests_on_it(server, browse
 
 def test_a_damaged_snapshot_means_a_normal_start_and_is_replaced(server, browser_profile):
     context, page, _ = visit(browser_profile, server.url + MODULE)
-    [(cache, key)] = saved_snapshots(page)
-    page.evaluate("""async ([cache, key]) => {
-        const garbage = new Uint8Array(1 << 20).fill(7);
-        await (await caches.open(cache)).put(key, new Response(garbage)); }""", [cache, key])
+    [(folder, name)] = saved_snapshots(page)
+    page.evaluate("""async ([folder, name]) => { %s
+        const writer = await (await snapshotFile(folder, name)).createWritable();
+        await writer.write(new Uint8Array(1 << 20).fill(7));
+        await writer.close(); }""" % SNAPSHOT_FILE, [folder, name])
     context.close()
 
     context, page, started_from = visit(browser_profile, server.url + MODULE)
     assert started_from == "start"
     set_editor(page, curriculum.module("01").reference_source())
     assert run_tests(page)["state"] == "passed"
-    assert saved_snapshots(page) == [[cache, key]]
+    assert saved_snapshots(page) == [[folder, name]]
     context.close()
 
     context, page, started_from = visit(browser_profile, server.url + MODULE)
     assert started_from == "snapshot"
 
 
-# The saved form (runtime/src/snapshot.js): [u32 length][description JSON, padded to 16][Pyodide's snapshot], with
-# the sha256 of all of it in a header. Rewriting the description (and the digest, so the damage is not caught
-# before the restore) makes a snapshot that is intact as bytes but wrong about where NumPy's libraries go.
-MISPLACE = """async ([cache, key, change]) => {
-    const store = await caches.open(cache);
-    const bytes = new Uint8Array(await (await store.match(key)).arrayBuffer());
-    const length = new DataView(bytes.buffer).getUint32(0, true);
-    const head = Math.ceil((4 + length) / 16) * 16;
-    const description = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
+# The saved form (runtime/src/snapshot.js): [sha256 of the rest][u32 length][description JSON, padded to 16][Pyodide's
+# snapshot]. Rewriting the description (and the digest, so the damage is not caught before the restore) makes a
+# snapshot that is intact as bytes but wrong about where NumPy's libraries go.
+MISPLACE = """async ([folder, name, change]) => { %s
+    const file = await snapshotFile(folder, name);
+    const bytes = new Uint8Array(await (await file.getFile()).arrayBuffer());
+    const length = new DataView(bytes.buffer).getUint32(32, true);
+    const head = Math.ceil((36 + length) / 16) * 16;
+    const description = JSON.parse(new TextDecoder().decode(bytes.subarray(36, 36 + length)));
     if (change === "table") description.tableBefore += 1;
     else description.libraries.find((l) => l.path.includes(change)).tableBase += 1;
     const text = new TextEncoder().encode(JSON.stringify(description));
-    const out = new Uint8Array(Math.ceil((4 + text.length) / 16) * 16 + bytes.length - head);
-    new DataView(out.buffer).setUint32(0, text.length, true);
-    out.set(text, 4);
+    const out = new Uint8Array(Math.ceil((36 + text.length) / 16) * 16 + bytes.length - head);
+    new DataView(out.buffer).setUint32(32, text.length, true);
+    out.set(text, 36);
     out.set(bytes.subarray(head), out.length - (bytes.length - head));
-    const digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", out)),
-        (b) => b.toString(16).padStart(2, "0")).join("");
-    await store.put(key, new Response(out, {headers: {"x-tinytorch-sha256": digest}}));
-    return description.libraries.length; }"""
+    out.set(new Uint8Array(await crypto.subtle.digest("SHA-256", out.subarray(32))), 0);
+    const writer = await file.createWritable();
+    await writer.write(out);
+    await writer.close();
+    return description.libraries.length; }""" % SNAPSHOT_FILE
 
 
 @pytest.mark.parametrize("change", ["table", "_multiarray_umath"])
@@ -100,17 +109,17 @@ def test_the_snapshot_holds_numpy_and_one_that_fails_its_checks_means_a_normal_s
     tests run, and this browser keeps a snapshot without NumPy (restored on the next visit) instead of failing the
     same way again."""
     context, page, _ = visit(browser_profile, server.url + MODULE)
-    [(cache, key)] = saved_snapshots(page)
-    assert "-numpy-" in key
-    assert page.evaluate(MISPLACE, [cache, key, change]) >= 19  # NumPy 2.0.2 has 19 compiled libraries
+    [(folder, name)] = saved_snapshots(page)
+    assert "-numpy-" in name
+    assert page.evaluate(MISPLACE, [folder, name, change]) >= 19  # NumPy 2.0.2 has 19 compiled libraries
     context.close()
 
     context, page, started_from = visit(browser_profile, server.url + MODULE)
     assert started_from == "start" and page.evaluate("window.tinytorch.runtime.timings.snapshotHolds") == "pytest"
     set_editor(page, curriculum.module("01").reference_source())
     assert run_tests(page)["state"] == "passed"
-    [(_, core_key)] = saved_snapshots(page)
-    assert "-pytest-" in core_key
+    [(_, core)] = saved_snapshots(page)
+    assert "-pytest-" in core
     context.close()
 
     context, page, started_from = visit(browser_profile, server.url + MODULE)
@@ -157,3 +166,21 @@ def test_a_twin_that_is_not_the_wheel_it_names_is_not_used(built_site, browser_p
         host.stop()
     numpy = [(encoding, stored) for name, encoding, stored in sent if name.startswith("numpy-")]
     assert ("br", True) in numpy and ("identity", False) in numpy, sent
+
+
+def test_a_snapshot_kept_by_an_older_build_in_cache_storage_is_dropped(server, browser_profile):
+    """Builds before 2026-12-01 kept the snapshot (about 44 MB) in the runtime's Cache Storage; the service worker
+    deletes it when it takes over."""
+    context = browser_profile()
+    page = context.new_page()
+    page.goto(server.url + "course/course.json")
+    version = page.evaluate("(async () => (await fetch('/sw.js')).text())()").split('"pyodide": "')[1].split('"')[0]
+    old = f"{server.url}pyodide/{version}/memory-snapshot-v3-numpy-0123"
+    page.evaluate("""async ([cache, old]) => (await caches.open(cache)).put(old, new Response(new Uint8Array(1024)))""",
+                  [f"tinytorch-pyodide-{version}", old])
+    page = open_module(context, server.url + MODULE)
+    page.wait_for_function("""async () => {
+        const registration = await navigator.serviceWorker.getRegistration();
+        return registration && registration.active && registration.active.state === "activated"; }""", polling=200)
+    assert not [url for _, url in cached(page, "memory-snapshot")]
+    assert cached(page, "pyodide.asm.wasm")  # the runtime's cache itself is kept
