@@ -184,3 +184,18 @@ def test_a_snapshot_kept_by_an_older_build_in_cache_storage_is_dropped(server, b
         return registration && registration.active && registration.active.state === "activated"; }""", polling=200)
     assert not [url for _, url in cached(page, "memory-snapshot")]
     assert cached(page, "pyodide.asm.wasm")  # the runtime's cache itself is kept
+
+
+def test_two_tabs_opened_at_once_both_restore_the_snapshot(server, browser_profile):
+    """A file's synchronous handle is exclusive: the tab that does not get it reads the file the shared way."""
+    context, page, _ = visit(browser_profile, server.url + MODULE)
+    saved_snapshots(page)
+    context.close()
+
+    context = browser_profile()
+    tabs = [context.pages[0] if context.pages else context.new_page(), context.new_page()]
+    for tab in tabs:  # both start before either is ready
+        tab.goto(server.url + MODULE, wait_until="commit")
+    for tab in tabs:
+        tab.wait_for_function("window.tinytorch && window.tinytorch.runtime.state === 'ready'")
+        assert tab.evaluate("window.tinytorch.runtime.timings.pythonFrom") == "snapshot"
