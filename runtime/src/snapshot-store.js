@@ -66,7 +66,12 @@ class FileStore {
     if (!file) throw new Error(`cannot create ${name}`);
     if (typeof file.createWritable === "function") {
       const writable = await file.createWritable();
-      await writable.write(bytes).catch((error) => writable.abort().then(() => Promise.reject(error)));
+      try {
+        await writable.write(bytes);
+      } catch (error) {
+        await writable.abort(); // the file keeps what it had
+        throw error;
+      }
       await writable.close();
     } else {
       await this.writeInPlace(file, name, bytes);

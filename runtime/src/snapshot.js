@@ -33,9 +33,10 @@ export class SnapshotUnusable extends Error {
   }
 }
 
+const digestOf = async (bytes) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+
 async function sha256(bytes) {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return Array.from(await digestOf(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 // --- the saved form: [sha256 of the rest, 32 bytes][u32 length of the description][description JSON, padded to 16]
@@ -56,13 +57,13 @@ async function pack(description, snapshot, files) {
     bytes.set(data, at);
     at += data.length;
   }
-  bytes.set(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(DIGEST))), 0);
+  bytes.set(await digestOf(bytes.subarray(DIGEST)), 0);
   return bytes;
 }
 
 /** {description, snapshot, files} from `bytes`, if they are exactly the bytes that were saved. */
 async function unpack(bytes) {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(DIGEST)));
+  const digest = await digestOf(bytes.subarray(DIGEST));
   if (bytes.length < DIGEST + 4 || digest.some((byte, i) => byte !== bytes[i])) {
     throw new Error("the saved snapshot is damaged");
   }
