@@ -165,7 +165,10 @@ async function loadLibrary(py, path, place) {
       M.HEAP32[(handle + DSO.tableSize) >> 2] = tableSize;
     }
     const fs = { findObject: (p) => (p === path ? {} : null), readFile: () => bytes };
-    await M.loadDynamicLibrary(path, { loadAsync: true, nodelete: true, allowUndefined: true, global: false, fs },
+    // Compiled synchronously (as fast here: V8 compiles lazily): in Chromium 156, an asynchronous compile in a worker
+    // started after the last one was terminated inside NumPy's code sometimes never finished (the time-limit drill
+    // hung about 2 runs in 5; 0 in 8 with this).
+    await M.loadDynamicLibrary(path, { loadAsync: false, nodelete: true, allowUndefined: true, global: false, fs },
       {}, handle);
     const placed = { path, memoryBase: M.HEAPU32[(handle + DSO.memoryBase) >> 2], memorySize,
       tableBase: M.HEAPU32[(handle + DSO.tableBase) >> 2], tableSize };
