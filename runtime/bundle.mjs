@@ -46,3 +46,6 @@ const common = { bundle: true, format: "esm", minify: true, sourcemap: true, tar
 await esbuild.build({ ...common, entryPoints: [path.join(src, "main.js")], splitting: true,
                       chunkNames: "chunk-[hash]", outdir: outDir });
 await esbuild.build({ ...common, entryPoints: [path.join(src, "worker.js")], outfile: path.join(outDir, "worker.js") });
+// A classic worker (it loads mkdocs-material's search worker with importScripts).
+await esbuild.build({ ...common, format: "iife", entryPoints: [path.join(src, "search-worker.js")],
+                      outfile: path.join(outDir, "search-worker.js") });

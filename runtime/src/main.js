@@ -9,6 +9,7 @@ import { PythonRuntime } from "./python.js";
 import { Store, CourseState } from "./storage.js";
 import { followEmbedAlias, setUpCopyButtons } from "./links.js";
 import { takeOverLinks } from "./navigation.js";
+import { buildSearchIndexNow } from "./search-later.js";
 
 const script = document.getElementById("tt-main");
 const root = new URL(".", new URL(script.dataset.root, location.href)).href; // the site root, ending in "/"
@@ -159,7 +160,12 @@ function setUp() {
   else setUpPage();
 }
 
-if (python) python.readyPromise.then(registerServiceWorker, registerServiceWorker);
+function afterPythonStarted() {
+  registerServiceWorker();
+  buildSearchIndexNow();
+}
+
+if (python) python.readyPromise.then(afterPythonStarted, afterPythonStarted);
 else registerServiceWorker();
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
 else setUp();

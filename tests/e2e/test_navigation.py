@@ -82,3 +82,28 @@ def test_a_page_without_python_starts_it_when_the_learner_moves_to_a_module(serv
     page.wait_for_function("!document.querySelector('.tt-workbench')")
     second = go(page, "02 ·", module_is("02"))
     assert second["marker"] and second["workers"] == 1 and second["readyMs"] <= READY_BOUND_MS, second
+
+
+# When the first search results show, and when Python was ready (null if not yet), in ms since navigation.
+FIRST_RESULTS = """async () => {
+    const deadline = performance.now() + 60_000;
+    while (!document.querySelector(".md-search-result__item") && performance.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    return {resultsAt: document.querySelector(".md-search-result__item") ? performance.now() : null,
+            readyAt: (window.tinytorch && window.tinytorch.runtime && window.tinytorch.runtime.readyAt) || null}; }"""
+
+
+def test_site_search_waits_for_python_on_its_pages_and_answers_elsewhere_at_once(server, browser_profile):
+    """mkdocs-material builds its search index in a worker as a page loads; on a page that starts Python that is
+    held until Python is ready (runtime/src/search-later.js), and then the search answers. A query typed as the page
+    loads gets its results only after Python is ready. On a page without Python, search is material's own."""
+    page = browser_profile().new_page()
+    page.goto(server.url + "modules/01-tensor/", wait_until="domcontentloaded")
+    page.fill(".md-search__input", "autograd")
+    shown = page.evaluate(FIRST_RESULTS)
+    assert shown["resultsAt"] and shown["readyAt"] and shown["resultsAt"] >= shown["readyAt"], shown
+
+    page.goto(server.url)
+    page.fill(".md-search__input", "perceptron")
+    assert page.evaluate(FIRST_RESULTS)["resultsAt"], "no search results on the home page"
+    assert "1958" in page.inner_text(".md-search-result")
