@@ -226,7 +226,7 @@ class Bench:
                  f"{started} of {len(parts)}")
         for key, what in (("python", "Python, pytest (and NumPy, if in the snapshot) started"),
                           ("packages", "NumPy loaded"), ("course", "course files unpacked"),
-                          ("harness", "harness imported, integrity fingerprint")):
+                          ("harness", "harness imported")):
             if all(key in p for p in parts):
                 self.add(section, f"warm, of which: {what}", summary([p[key] / 1e3 for p in parts]), "s")
         self.add(section, "first contentful paint of a module page (cold)", summary(paint), "s")
