@@ -167,7 +167,7 @@ async function loadLibrary(py, path, place) {
     const fs = { findObject: (p) => (p === path ? {} : null), readFile: () => bytes };
     // Compiled synchronously (as fast here: V8 compiles lazily): in Chromium 156, an asynchronous compile in a worker
     // started after the last one was terminated inside NumPy's code sometimes never finished (the time-limit drill
-    // hung about 2 runs in 5; 0 in 8 with this).
+    // hung 4 runs in 10; 0 in 8 with this).
     await M.loadDynamicLibrary(path, { loadAsync: false, nodelete: true, allowUndefined: true, global: false, fs },
       {}, handle);
     const placed = { path, memoryBase: M.HEAPU32[(handle + DSO.memoryBase) >> 2], memorySize,

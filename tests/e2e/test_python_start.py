@@ -230,8 +230,8 @@ DROP_SNAPSHOTS = """async (saved) => {
 def test_a_normal_start_right_after_a_restart_from_inside_numpy_gets_ready(server, browser_profile):
     """Python stopped inside NumPy's compiled code is restarted: its worker is terminated mid-WebAssembly. A new
     worker that then starts normally (no snapshot saved yet) loads NumPy's libraries again. Compiling them
-    asynchronously there sometimes never finished in Chromium 156 (here 1 round in 3 or so), so they are compiled
-    synchronously. Three rounds, each without a snapshot."""
+    asynchronously there sometimes never finished in Chromium 156 (the time-limit drill hung 4 runs in 10; these
+    steps, rarely), so they are compiled synchronously. Three rounds, each without a snapshot."""
     context, page, _ = visit(browser_profile, server.url + MODULE)
     for _ in range(3):
         page.evaluate(DROP_SNAPSHOTS, saved_snapshots(page))  # the last worker's save has ended: it has content
