@@ -1,23 +1,12 @@
-"""The compiled matmul kernel: its own tests in Node (runtime/kernels/matmul.test.mjs), and its Python side
-(tinytorch_wasm.kernels) on CPython, where there is no kernel. The browser tests run it on NumPy's memory in the tab."""
+"""The compiled matmul kernel's Python side (tinytorch_wasm.kernels) on CPython, where there is no kernel. The kernel's
+own tests run in Node (tests/test_runtime_node.py); the browser tests run it on NumPy's memory in the tab."""
 import ctypes
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 from tinytorch_wasm import kernels
-
-from conftest import ROOT
-
-
-def test_the_kernels_pass_their_own_tests_in_node():
-    tests = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "runtime" / "kernels").glob("*.test.mjs"))
-    assert tests, "no kernel tests found in runtime/kernels"
-    result = subprocess.run(["node", "--test", *tests], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert "# fail 0" in result.stdout and "# pass 0" not in result.stdout
 
 
 def test_on_cpython_there_is_no_kernel_and_it_says_why():

@@ -1,5 +1,5 @@
 // Tests of the matmul kernel alone, in Node, on a memory of their own (the kernel imports one, as in the tab):
-//   node --test runtime/kernels/matmul.test.mjs      (run by tests/test_kernels.py)
+//   node --test runtime/kernels/matmul.test.mjs      (run by tests/test_runtime_node.py)
 // Every result is compared with a float64 product computed here, within the float32 rounding bound explained
 // at `assertClose`. The browser tests check the same kernel on NumPy's memory inside Python.
 import assert from "node:assert/strict";

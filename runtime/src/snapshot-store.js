@@ -79,7 +79,7 @@ class FileStore {
     await this.dropOtherVersions();
   }
 
-  /** Without createWritable a failure can leave part of the file: its sha256 check then rejects it. */
+  /** Without createWritable a failure can leave part of the file: its checksum then rejects it. */
   async writeInPlace(file, name, bytes) {
     const handle = await syncHandle(file);
     if (!handle) throw new Error(`cannot write ${name} now`);

@@ -16,10 +16,12 @@
 //
 // It is kept by Pyodide version (snapshot-store.js: a file where the browser can, else in Cache Storage), and its
 // name carries the wheels it holds. Anything wrong with it only means a normal start: a snapshot is an
-// optimisation, never a requirement. It is saved with its sha256 and checked before use, because Pyodide does not
-// reject a damaged snapshot: it hangs.
+// optimisation, never a requirement. It is saved with a checksum (checksum.js) and checked before use, because
+// Pyodide does not reject a damaged snapshot: it hangs. (Snapshots saved with the SHA-256 of earlier builds fail the
+// check once: deleted, a normal start, saved anew.)
 import { unzip, unzipInto } from "./unzip.js";
 import { openSnapshotStore } from "./snapshot-store.js";
+import { xxh32 } from "./checksum.js";
 
 const RECIPE = "v4"; // bump when what goes into a snapshot, or the loadPyodide options, change
 const PURE_PACKAGES = ["pytest"]; // with their dependencies, from the runtime's lock file
@@ -33,43 +35,43 @@ export class SnapshotUnusable extends Error {
   }
 }
 
-const digestOf = async (bytes) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-
 async function sha256(bytes) {
-  return Array.from(await digestOf(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-// --- the saved form: [sha256 of the rest, 32 bytes][u32 length of the description][description JSON, padded to 16]
+// --- the saved form: [xxh32 of the rest, u32][u32 length of the description][description JSON, padded to 16]
 // [Pyodide's snapshot][the installed files, one after another] ---------------------------------------------------
-const DIGEST = 32;
+const CHECK = 4;
 
 /** `files`: [{path, data}], listed in the description as [path, size] in the order their bytes follow. */
-async function pack(description, snapshot, files) {
+function pack(description, snapshot, files) {
   const text = new TextEncoder().encode(JSON.stringify({ ...description, snapshotSize: snapshot.length,
     files: files.map(({ path, data }) => [path, data.length]) }));
-  const head = Math.ceil((DIGEST + 4 + text.length) / 16) * 16; // Pyodide reads the snapshot with 32-bit views
+  const head = Math.ceil((CHECK + 4 + text.length) / 16) * 16; // Pyodide reads the snapshot with 32-bit views
   const bytes = new Uint8Array(head + snapshot.length + files.reduce((sum, f) => sum + f.data.length, 0));
-  new DataView(bytes.buffer).setUint32(DIGEST, text.length, true);
-  bytes.set(text, DIGEST + 4);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(CHECK, text.length, true);
+  bytes.set(text, CHECK + 4);
   bytes.set(snapshot, head);
   let at = head + snapshot.length;
   for (const { data } of files) {
     bytes.set(data, at);
     at += data.length;
   }
-  bytes.set(await digestOf(bytes.subarray(DIGEST)), 0);
+  view.setUint32(0, xxh32(bytes.subarray(CHECK)), true);
   return bytes;
 }
 
 /** {description, snapshot, files} from `bytes`, if they are exactly the bytes that were saved. */
-async function unpack(bytes) {
-  const digest = await digestOf(bytes.subarray(DIGEST));
-  if (bytes.length < DIGEST + 4 || digest.some((byte, i) => byte !== bytes[i])) {
+function unpack(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < CHECK + 4 || view.getUint32(0, true) !== xxh32(bytes.subarray(CHECK))) {
     throw new Error("the saved snapshot is damaged");
   }
-  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(DIGEST, true);
-  const description = JSON.parse(new TextDecoder().decode(bytes.subarray(DIGEST + 4, DIGEST + 4 + length)));
-  let at = Math.ceil((DIGEST + 4 + length) / 16) * 16;
+  const length = view.getUint32(CHECK, true);
+  const description = JSON.parse(new TextDecoder().decode(bytes.subarray(CHECK + 4, CHECK + 4 + length)));
+  let at = Math.ceil((CHECK + 4 + length) / 16) * 16;
   const snapshot = bytes.subarray(at, at + description.snapshotSize);
   at += description.snapshotSize;
   const files = description.files.map(([path, size]) => ({ path, data: bytes.subarray(at, (at += size)) }));
@@ -360,7 +362,7 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
     if (!snapshot) return;
     try {
       const files = installed.map((path) => ({ path, data: py.FS.readFile(path) }));
-      await store.write(name, await pack(description, snapshot, files));
+      await store.write(name, pack(description, snapshot, files));
     } catch {
       // no snapshot this time: the next visit starts normally and saves one
     }

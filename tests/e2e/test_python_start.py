@@ -7,7 +7,7 @@ import re
 import pytest
 
 from benchmark import SentBytes
-from conftest import SNAPSHOT_FILE, Server, cached, open_module, run_tests, saved_snapshots, set_editor
+from conftest import ROOT, SNAPSHOT_FILE, Server, cached, open_module, run_tests, saved_snapshots, set_editor
 
 from tinytorch_wasm import curriculum
 
@@ -78,27 +78,29 @@ def test_a_damaged_snapshot_means_a_normal_start_and_is_replaced(server, browser
     assert started_from == "snapshot"
 
 
-# The saved form (runtime/src/snapshot.js): [sha256 of the rest][u32 length][description JSON, padded to 16][Pyodide's
-# snapshot]. Rewriting the description (and the digest, so the damage is not caught before the restore) makes a
-# snapshot that is intact as bytes but wrong about where NumPy's libraries go.
-MISPLACE = """async ([folder, name, change]) => { %s
+# The saved form (runtime/src/snapshot.js): [xxh32 of the rest][u32 length][description JSON, padded to 16][Pyodide's
+# snapshot]. Rewriting the description (and the checksum, with the runtime's own, so the damage is not caught before
+# the restore) makes a snapshot that is intact as bytes but wrong about where NumPy's libraries go.
+CHECKSUM = (ROOT / "runtime" / "src" / "checksum.js").read_text().replace("export function", "function")
+MISPLACE = """async ([folder, name, change]) => { %s %s
     const file = await snapshotFile(folder, name);
     const bytes = new Uint8Array(await (await file.getFile()).arrayBuffer());
-    const length = new DataView(bytes.buffer).getUint32(32, true);
-    const head = Math.ceil((36 + length) / 16) * 16;
-    const description = JSON.parse(new TextDecoder().decode(bytes.subarray(36, 36 + length)));
+    const length = new DataView(bytes.buffer).getUint32(4, true);
+    const head = Math.ceil((8 + length) / 16) * 16;
+    const description = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length)));
     if (change === "table") description.tableBefore += 1;
     else description.libraries.find((l) => l.path.includes(change)).tableBase += 1;
     const text = new TextEncoder().encode(JSON.stringify(description));
-    const out = new Uint8Array(Math.ceil((36 + text.length) / 16) * 16 + bytes.length - head);
-    new DataView(out.buffer).setUint32(32, text.length, true);
-    out.set(text, 36);
+    const out = new Uint8Array(Math.ceil((8 + text.length) / 16) * 16 + bytes.length - head);
+    const view = new DataView(out.buffer);
+    view.setUint32(4, text.length, true);
+    out.set(text, 8);
     out.set(bytes.subarray(head), out.length - (bytes.length - head));
-    out.set(new Uint8Array(await crypto.subtle.digest("SHA-256", out.subarray(32))), 0);
+    view.setUint32(0, xxh32(out.subarray(4)), true);
     const writer = await file.createWritable();
     await writer.write(out);
     await writer.close();
-    return description.libraries.length; }""" % SNAPSHOT_FILE
+    return description.libraries.length; }""" % (SNAPSHOT_FILE, CHECKSUM)
 
 
 @pytest.mark.parametrize("change", ["table", "_multiarray_umath"])
