@@ -1,7 +1,8 @@
 // A fast checksum for the saved snapshot (snapshot.js): xxHash32 (https://github.com/Cyan4973/xxHash, XXH32).
 // The snapshot's check only has to catch damage (a short or garbled file), not tampering: anyone who can write the
 // origin's files can run code there anyway. SHA-256 through WebCrypto took 90-160 ms for the 56 MB on the worker's
-// thread at the start of every warm visit, where Pyodide's own script waited to be compiled; this takes 10-30 ms.
+// thread at the start of every warm visit, where Pyodide's own script waited to be compiled; this takes 10-30 ms in
+// Node and 30-56 ms as its first, not yet optimised, call in a traced tab.
 // Words are read in the platform's byte order (little-endian wherever WebAssembly runs), which is all a check made
 // and read in the same browser needs.
 
