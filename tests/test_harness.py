@@ -181,7 +181,7 @@ def test_command_line_assembles_and_checks(tmp_path):
 def test_events_to_the_page_carry_no_nan(monkeypatch):
     from tinytorch_wasm import host, plot
     sent = []
-    monkeypatch.setattr(host, "tt_host", type("Host", (), {"emit": staticmethod(lambda k, j: sent.append(j))}))
+    monkeypatch.setattr(host, "page", lambda: type("Host", (), {"emit": staticmethod(lambda k, j: sent.append(j))}))
     plot.line([1, 2], {"loss": [float("nan"), float("inf")]}, title="diverged")
     assert json.loads(sent[0])["series"]["loss"] == [None, None]
 

@@ -252,7 +252,7 @@ def test_the_tab_carries_artifacts_in_and_sends_new_ones_out(toy, package, tmp_p
     events = []
     monkeypatch.setattr(tab, "PACKAGE_DIR", tmp_path / "learner")
     monkeypatch.setattr(tab, "ARTIFACTS_DIR", tmp_path / "carried")
-    monkeypatch.setattr(artifacts.host, "tt_host", type("Host", (), {"emit": staticmethod(
+    monkeypatch.setattr(artifacts.host, "page", lambda: type("Host", (), {"emit": staticmethod(
         lambda kind, payload: events.append((kind, json.loads(payload))))}))
 
     def request(action, **payload):

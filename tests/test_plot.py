@@ -15,7 +15,7 @@ from tinytorch_wasm import host, plot  # noqa: E402
 def sent(monkeypatch):
     """The JSON events plot sends to the page, decoded, as the worker's tt_host would receive them."""
     events = []
-    monkeypatch.setattr(host, "tt_host", type("Host", (), {"emit": staticmethod(
+    monkeypatch.setattr(host, "page", lambda: type("Host", (), {"emit": staticmethod(
         lambda kind, payload: events.append((kind, json.loads(payload))))}))
     return events
 

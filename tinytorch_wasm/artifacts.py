@@ -122,7 +122,7 @@ def save(name: str, arrays: dict, meta: dict | None = None) -> dict:
             "arrays": {k: list(np.shape(v)) for k, v in arrays.items()}}
     for saved in _recorders:
         saved.append(info)
-    if host.tt_host is not None:
+    if host.page() is not None:
         host.emit("artifact", {**info, "data": base64.b64encode(data).decode("ascii")})
     else:
         print(f"saved artifact {name!r} ({len(data) / 1024:.0f} KB) in {where}")

@@ -4,10 +4,15 @@ from __future__ import annotations
 import json
 import math
 
-try:
-    import tt_host  # registered by runtime/src/worker.js
-except ImportError:
-    tt_host = None
+
+def page():
+    """The page's side of the door, `tt_host`, or None on CPython. Looked up at each use, never kept from import:
+    the worker registers it after this harness was imported into the saved Python (runtime/src/snapshot.js)."""
+    try:
+        import tt_host  # registered by runtime/src/worker.js
+    except ImportError:
+        return None
+    return tt_host
 
 
 def _finite(value):
@@ -23,6 +28,7 @@ def _finite(value):
 
 def emit(kind: str, payload: dict) -> None:
     """Send a structured event (a chart, a progress update) to the page, or summarise it on a terminal."""
+    tt_host = page()
     if tt_host is not None:
         tt_host.emit(kind, json.dumps(_finite(payload)))
     else:

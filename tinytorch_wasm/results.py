@@ -18,8 +18,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from . import curriculum
-from .host import emit, tt_host
+from . import curriculum, host
+from .host import emit
 
 MAX_BYTES = 256 * 1024  # one result, as JSON: a summary of measurements, not data
 
@@ -69,7 +69,7 @@ def save(name: str, value: dict) -> None:
                          "for arrays, and no NaN or infinity") from None
     if len(text) > MAX_BYTES:
         raise ValueError(f"{result.title} is {len(text):,} bytes as JSON; a result is at most {MAX_BYTES:,}")
-    if tt_host is None:
+    if host.page() is None:
         found = problems(name, value)
         if found:
             raise ValueError(f"{result.title} does not follow {result.schema}: " + "; ".join(found[:5]))

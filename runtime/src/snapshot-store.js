@@ -99,6 +99,13 @@ class FileStore {
     await this.folder.removeEntry(name).catch(() => {});
   }
 
+  /** Remove every file whose name starts with `prefix`, except `keep`. */
+  async removeOthers(prefix, keep) {
+    for await (const [name] of this.folder.entries()) {
+      if (name.startsWith(prefix) && name !== keep) await this.remove(name);
+    }
+  }
+
   async dropOtherVersions() {
     for await (const [name] of this.root.entries()) {
       if (name.startsWith(FOLDER_PREFIX) && name !== this.folder.name) {
@@ -129,6 +136,13 @@ class CacheStore {
 
   async remove(name) {
     await this.cache.delete(this.base + name).catch(() => {});
+  }
+
+  async removeOthers(prefix, keep) {
+    for (const request of await this.cache.keys()) {
+      const name = request.url.startsWith(this.base) ? request.url.slice(this.base.length) : "";
+      if (name.startsWith(prefix) && name !== keep) await this.remove(name);
+    }
   }
 }
 

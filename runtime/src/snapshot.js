@@ -1,21 +1,23 @@
 // Starting Python fast: a memory snapshot of a Python that has started, installed and imported pytest and NumPy,
-// kept in the browser so later visits (and restarts after Stop) restore it instead of starting from scratch.
+// and then been prepared by the caller (the worker: the course unpacked and its harness imported), kept in the
+// browser so later visits (and restarts after Stop) restore it instead of starting from scratch.
 //
-// The snapshot is taken in this browser, by the same Pyodide, before any course or learner code is loaded: a clean
-// interpreter. Files are not part of Python's memory, so the files the wheels installed are saved beside it, in the
-// same file, and written back after a restore: a warm visit then reads no wheel at all (reading them through the
-// service worker competed with Pyodide's own files, about 12 MB more on the critical path).
+// The snapshot is taken in this browser, by the same Pyodide, before any learner code has run. Its name carries the
+// version of what was prepared (the course's), so a new course means one normal start and a new snapshot. Files
+// are not part of Python's memory, so the files the wheels installed and the ones the preparation wrote are saved
+// beside it, in the same file, and written back after a restore: a warm visit then reads no wheel at all (reading
+// them through the service worker competed with Pyodide's own files, about 12 MB more on the critical path).
 // NumPy's compiled libraries are not part of it either (they are WebAssembly modules of their own, linked into
 // Python's memory and function table; Pyodide issues #6418, #6254): the snapshot records where each one was
 // placed, and a restore loads them again in the same order at the same addresses, then puts their data back as it
 // was in the snapshot. That is fragile (it relies on Emscripten's dynamic linker), so a restore is checked at every
 // step (function table lengths, library sizes and addresses, a NumPy smoke test touching every library); on any
 // mismatch the snapshot is deleted and the worker is replaced by one that starts normally (SnapshotUnusable).
-// A browser where a NumPy snapshot failed once keeps a "core" snapshot instead (Python and pytest, NumPy loaded
-// after the restore), which needs no library replay.
+// A browser where a NumPy snapshot failed once keeps a "core" snapshot instead (Python and pytest; NumPy loaded
+// and the preparation done after the restore), which needs no library replay.
 //
 // It is kept by Pyodide version (snapshot-store.js: a file where the browser can, else in Cache Storage), and its
-// name carries the wheels it holds. Anything wrong with it only means a normal start: a snapshot is an
+// name carries the wheels it holds; saving one removes any other. Anything wrong with it only means a normal start: a snapshot is an
 // optimisation, never a requirement. It is saved with a checksum (checksum.js) and checked before use, because
 // Pyodide does not reject a damaged snapshot: it hangs. (Snapshots saved with the SHA-256 of earlier builds fail the
 // check once: deleted, a normal start, saved anew.)
@@ -23,9 +25,10 @@ import { unzip, unzipInto } from "./unzip.js";
 import { openSnapshotStore } from "./snapshot-store.js";
 import { xxh32 } from "./checksum.js";
 
-const RECIPE = "v4"; // bump when what goes into a snapshot, or the loadPyodide options, change
+const RECIPE = "v5"; // bump when what goes into a snapshot, or the loadPyodide options, change
 const PURE_PACKAGES = ["pytest"]; // with their dependencies, from the runtime's lock file
 const NUMPY = "numpy";
+const SNAPSHOT = "memory-snapshot-"; // the start of every snapshot's name: a new one replaces all others
 
 /** A saved snapshot turned out unusable after Python was restored from it: this worker must be replaced. */
 export class SnapshotUnusable extends Error {
@@ -273,12 +276,14 @@ async function installAndLoad(py, wheels, libraries = []) {
 const installAll = async (py, wheels) => (await Promise.all(wheels.map(async (bytes) =>
   installWheel(py, await bytes)))).flat();
 
-/** A started Python with pytest and NumPy installed and imported: restored from the saved snapshot if there is a
- * usable one, else started normally (and a snapshot saved for next time). `restore: false` starts normally.
- * Returns {py, from: "snapshot" | "start", holds: "numpy" | "pytest", timings, saveSnapshot?}; throws
- * SnapshotUnusable when a restored Python failed its checks (the caller replaces the worker, which then starts
- * normally). */
-export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, options, restore = true }) {
+/** A started Python with pytest and NumPy installed and imported and `prepare(py)` done: restored from the saved
+ * snapshot if there is a usable one, else started normally (and a snapshot saved for next time). `prepare` returns
+ * the paths of the files it wrote (saved with the snapshot); `prepared` names what it puts in, for the snapshot's
+ * name. `restore: false` starts normally. Returns {py, from: "snapshot" | "start", holds: "numpy" | "pytest",
+ * timings, saveSnapshot?}; throws SnapshotUnusable when a restored Python failed its checks (the caller replaces
+ * the worker, which then starts normally). */
+export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, options, prepare, prepared,
+  restore = true }) {
   const started = performance.now();
   const timings = {};
   const mark = (name) => { timings[name] = performance.now() - started; };
@@ -297,7 +302,7 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
   const refused = `numpy-snapshots-refused-${RECIPE}`; // a NumPy snapshot failed here once
   const holds = store && (await store.has(refused)) ? "pytest" : "numpy";
   const wheelNames = [...pure, ...(holds === "numpy" ? numpy : [])].map((w) => w.sha256.slice(0, 16)).sort();
-  const name = `memory-snapshot-${RECIPE}-${holds}-${wheelNames.join("+")}`;
+  const name = `${SNAPSHOT}${RECIPE}-${holds}-${wheelNames.join("+")}-${prepared}`;
   const saved = restore && store && (await store.has(name));
   mark("snapshotFound");
   if (saved) {
@@ -316,6 +321,7 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
       if (holds === "numpy") {
         await replayLibraries(py, description, snapshot);
         Object.assign(py.loadedPackages, description.loadedPackages);
+        mark("libraries");
         smokeTest(py);
       } else {
         py.runPython("import random; random.seed()"); // every restore would otherwise share one random state
@@ -324,12 +330,13 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
         py.loadedPackages[NUMPY] = "default channel";
       }
       mark("numpy");
-      return { py, from: "snapshot", holds, timings };
     } catch (error) {
       await store.remove(name);
       if (holds === "numpy" && !damaged) await store.write(refused, new Uint8Array([1])).catch(() => {});
       throw new SnapshotUnusable(`the saved Python could not be restored (${error && error.message || error})`);
     }
+    if (holds !== "numpy") await prepare(py); // the core snapshot was taken before NumPy, so before this
+    return { py, from: "snapshot", holds, timings };
   }
 
   const pureBytes = fetchWheels(pure);
@@ -351,6 +358,9 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
   table.tableAfter = py._module.wasmTable.length;
   py.runPython(IMPORT_NUMPY);
   mark("numpy");
+  // Read now, before any learner code runs: the snapshot is saved later, possibly after the first requests.
+  const preparedFiles = (await prepare(py)).map((path) => ({ path, data: py.FS.readFile(path) }));
+  mark("prepared");
   const replayable = table.tableBefore === tableAtStart;
   const description = holds === "numpy" && replayable ? { ...describeLibraries(py, libraries, table),
     loadedPackages: { [NUMPY]: "default channel" } } : {};
@@ -362,7 +372,9 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
     if (!snapshot) return;
     try {
       const files = installed.map((path) => ({ path, data: py.FS.readFile(path) }));
+      if (holds === "numpy") files.push(...preparedFiles);
       await store.write(name, pack(description, snapshot, files));
+      await store.removeOthers(SNAPSHOT, name); // a snapshot of an earlier course, or earlier wheels
     } catch {
       // no snapshot this time: the next visit starts normally and saves one
     }

@@ -66,6 +66,7 @@ function siteUrls() {
   const root = new URL("../../", here);
   const pyodideVersion = here.searchParams.get("pyodide");
   return { pyodideVersion, pyodideUrl: new URL(`pyodide/${pyodideVersion}/`, root).href,
+    courseVersion: here.searchParams.get("v"),
     courseUrl: new URL(`course/course.zip?v=${here.searchParams.get("v")}`, root).href,
     restoreSnapshot: here.searchParams.get("snapshot") !== "off" };
 }
@@ -77,7 +78,17 @@ function setInterruptBuffer(buffer) {
   if (self.pyodide) self.pyodide.setInterruptBuffer(buffer);
 }
 
-async function boot({ pyodideUrl, pyodideVersion, courseUrl, restoreSnapshot }) {
+/** The course unpacked and its harness imported: done before the Python snapshot is taken, so a warm visit
+ * restores both (the snapshot's name carries the course's version). Returns the paths of the files written. */
+async function prepareCourse(py, course) {
+  const files = await unzipInto(py, new Uint8Array(await course), "/course");
+  // No bytecode caches: then every file under /course is one the archive holds, and any other was planted.
+  py.runPython("import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '/course')");
+  py.runPython("import tinytorch_wasm.tab, tinytorch_wasm.integrity");
+  return files;
+}
+
+async function boot({ pyodideUrl, pyodideVersion, courseVersion, courseUrl, restoreSnapshot }) {
   const started = performance.now();
   const timings = {};
   post({ type: "progress", step: 1, of: 4, text: "Starting Python, NumPy and pytest" });
@@ -88,13 +99,13 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl, restoreSnapshot }) 
   course.catch(() => {}); // awaited below
   const { loadPyodide } = await import(pyodideUrl + "pyodide.mjs");
   const options = { indexURL: pyodideUrl, fullStdLib: false };
-  const { py, from, holds, timings: start, saveSnapshot } = await startPython(loadPyodide,
-    { pyodideUrl, pyodideVersion, options, restore: restoreSnapshot });
+  const { py, from, holds, timings: start, saveSnapshot } = await startPython(loadPyodide, { pyodideUrl,
+    pyodideVersion, options, prepare: (py) => prepareCourse(py, course), prepared: `course-${courseVersion}`,
+    restore: restoreSnapshot });
   timings.python = performance.now() - started;
   Object.assign(timings, { pythonFrom: from, snapshotHolds: holds, start });
 
   post({ type: "progress", step: 3, of: 4, text: "Preparing the course" });
-  await unzipInto(py, new Uint8Array(await course), "/course");
   py.setStdout({ batched: (line) => write("stdout", line + "\n") });
   py.setStderr({ batched: (line) => write("stderr", line + "\n") });
   py.registerJsModule("tt_host", {
@@ -105,16 +116,11 @@ async function boot({ pyodideUrl, pyodideVersion, courseUrl, restoreSnapshot }) 
     },
   });
   registerKernels(py); // after any snapshot was taken: a snapshot holds Python's memory, not linked modules
-  // No bytecode caches: then every file under /course is one the archive holds, and any other was planted.
-  py.runPython("import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '/course')");
-  timings.course = performance.now() - started - timings.python;
-  handle = py.pyimport("tinytorch_wasm.tab").handle;
-  timings.harnessImport = performance.now() - started;
+  handle = py.pyimport("tinytorch_wasm.tab").handle; // imported by prepareCourse
   handle(JSON.stringify({ action: "warm_up", payload: {} })); // import pytest and NumPy now, not at the first click
-  timings.warmUp = performance.now() - started;
   const versions = JSON.parse(handle(JSON.stringify({ action: "versions", payload: {} }))).result;
   timings.total = performance.now() - started;
-  timings.harness = timings.total - timings.python - timings.course;
+  timings.harness = timings.total - timings.python;
   post({ type: "progress", step: 4, of: 4, text: "Ready" });
   post({ type: "ready", timings, versions });
   // Taken after saying ready (20-90 ms, not on the learner's wait) and still before any learner code: this runs on

@@ -53,9 +53,37 @@ def test_a_later_visit_restores_the_snapshot_and_runs_tests_on_it(server, browse
 
     context, page, _ = visit(browser_profile, server.url + MODULE)
     set_editor(page, curriculum.module("01").reference_source())
+    page.evaluate("""window.streamed = 0; window.tinytorch.runtime.addEventListener("python-event",
+        (event) => { if (event.detail.kind === "test") window.streamed += 1; });""")
     result = run_tests(page)
     assert result["state"] == "passed" and result["failed"] == 0 and result["passed"] > 50, result
+    # The harness came with the snapshot; the page's side of its events is registered after the restore.
+    assert page.evaluate("window.streamed") >= result["passed"]
     assert not page.tt_errors
+
+
+def test_a_snapshot_of_another_course_is_not_restored_and_the_new_one_replaces_it(server, browser_profile):
+    """The snapshot holds the course's harness, so its name carries the course's version."""
+    context, page, _ = visit(browser_profile, server.url + MODULE)
+    [(folder, name)] = saved_snapshots(page)
+    other = re.sub(r"course-\w+$", "course-0123456789ab", name)
+    assert other != name
+    page.evaluate("""async ([folder, name, other]) => { %s
+        const bytes = await (await (await snapshotFile(folder, name)).getFile()).arrayBuffer();
+        const folderHandle = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
+        const writer = await (await folderHandle.getFileHandle(other, {create: true})).createWritable();
+        await writer.write(bytes);
+        await writer.close();
+        await folderHandle.removeEntry(name); }""" % SNAPSHOT_FILE, [folder, name, other])
+    context.close()
+
+    context, page, started_from = visit(browser_profile, server.url + MODULE)
+    assert started_from == "start"
+    page.wait_for_function("""async ([folder, name]) => {
+        const names = [];
+        const saved = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
+        for await (const [entry] of saved.entries()) names.push(entry);
+        return names.join() === name; }""", arg=[folder, name], polling=200)
 
 
 def test_a_damaged_snapshot_means_a_normal_start_and_is_replaced(server, browser_profile):
