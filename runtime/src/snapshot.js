@@ -279,14 +279,15 @@ const installAll = async (py, wheels) => (await Promise.all(wheels.map(async (by
 /** A started Python with pytest and NumPy installed and imported and `prepare(py)` done: restored from the saved
  * snapshot if there is a usable one, else started normally (and a snapshot saved for next time). `prepare` returns
  * the paths of the files it wrote (saved with the snapshot); `prepared` names what it puts in, for the snapshot's
- * name. `restore: false` starts normally. Returns {py, from: "snapshot" | "start", holds: "numpy" | "pytest",
- * timings, saveSnapshot?}; throws SnapshotUnusable when a restored Python failed its checks (the caller replaces
- * the worker, which then starts normally). */
-export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, options, prepare, prepared,
+ * name. `pyodideLoaded`: Pyodide's loadPyodide, or a promise of it. `restore: false` starts normally. Returns
+ * {py, from: "snapshot" | "start", holds: "numpy" | "pytest", timings, saveSnapshot?}; throws SnapshotUnusable
+ * when a restored Python failed its checks (the caller replaces the worker, which then starts normally). */
+export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, options, prepare, prepared,
   restore = true }) {
   const started = performance.now();
   const timings = {};
   const mark = (name) => { timings[name] = performance.now() - started; };
+  const storeOpened = openSnapshotStore(pyodideVersion, pyodideUrl); // while the package list comes
   const response = await fetch(`${pyodideUrl}pyodide-lock.json`);
   if (!response.ok) throw new Error(`could not load the runtime's package list (${response.status})`);
   const { packages } = await response.json();
@@ -298,7 +299,8 @@ export async function startPython(loadPyodide, { pyodideUrl, pyodideVersion, opt
     return bytes;
   });
 
-  const store = await openSnapshotStore(pyodideVersion, pyodideUrl);
+  const store = await storeOpened;
+  const loadPyodide = await pyodideLoaded;
   const refused = `numpy-snapshots-refused-${RECIPE}`; // a NumPy snapshot failed here once
   const holds = store && (await store.has(refused)) ? "pytest" : "numpy";
   const wheelNames = [...pure, ...(holds === "numpy" ? numpy : [])].map((w) => w.sha256.slice(0, 16)).sort();

@@ -97,7 +97,8 @@ async function boot({ pyodideUrl, pyodideVersion, courseVersion, courseUrl, rest
     return r.arrayBuffer();
   });
   course.catch(() => {}); // awaited below
-  const { loadPyodide } = await import(pyodideUrl + "pyodide.mjs");
+  const loadPyodide = import(pyodideUrl + "pyodide.mjs").then((pyodide) => pyodide.loadPyodide);
+  loadPyodide.catch(() => {}); // awaited in startPython, after the package list it fetches meanwhile
   const options = { indexURL: pyodideUrl, fullStdLib: false };
   const { py, from, holds, timings: start, saveSnapshot } = await startPython(loadPyodide, { pyodideUrl,
     pyodideVersion, options, prepare: (py) => prepareCourse(py, course), prepared: `course-${courseVersion}`,
