@@ -360,6 +360,33 @@ class Bench:
                     "navigation": "page-to-page navigation -> ready"}.get(key, f"Run tests {key}, warm")
             self.add("this / baseline", what, summary([a / b for a, b in zip(sorted(mine[key]),
                                                                                   sorted(theirs[key]))]), "x")
+        self.steady_warm_visits(server, baseline)
+
+    def steady_warm_visits(self, server, baseline, primed=3, pairs_per_run=3):
+        """Warm visits in the steady state, where most of a learner's are: a profile per build, each visited
+        `primed` times first (the first saves the snapshot; later ones fill the browser's caches), then one visit
+        of each build after the other, the order swapped every pair, and the ratio per pair."""
+        url = "modules/01-tensor/"
+        profiles, times = {}, {"this": [], "baseline": []}
+        for key, site in (("this", server), ("baseline", baseline)):
+            for visit in range(primed):
+                context, profiles[key] = self.context(profiles.get(key))
+                page = open_module(context, site.url + url)
+                if visit == 0:
+                    saved_snapshots(page)
+                context.close()
+        order = [("baseline", baseline), ("this", server)]
+        for pair in range(self.runs * pairs_per_run):
+            for key, site in order if pair % 2 == 0 else order[::-1]:
+                context, _ = self.context(profiles[key])
+                times[key].append(open_module(context, site.url + url).evaluate("window.tinytorch.runtime.readyAt")
+                                  / 1e3)
+                context.close()
+        what = f"warm visit -> ready, steady state (after {primed} visits)"
+        self.add("visit (baseline)", what, summary(times["baseline"]), "s")
+        self.add("visit", what, summary(times["this"]), "s")
+        self.add("this / baseline", f"{what}, per pair",
+                 summary([a / b for a, b in zip(times["this"], times["baseline"])]), "x")
 
     def stop_latency(self, server, isolated):
         """From Stop to the learner's run ending, and to Python being ready for the next run."""
