@@ -127,7 +127,7 @@ async function mount(selector, node, leaving) {
   // Exposed for the curious learner's console and for the browser tests.
   window.tinytorch = { ...context, runtime: python, ...part };
   if (needsPython) {
-    await python.start();
+    await python.whenIdle();
     // From the learner asking for this page to it being ready to run tests (benchmark: page-to-page navigation).
     if (!signal.aborted) window.tinytorch.pageReadyMs = performance.now() - pageAskedAt;
   }

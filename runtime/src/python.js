@@ -74,6 +74,13 @@ export class PythonRuntime extends EventTarget {
     return this.readyPromise;
   }
 
+  /** Resolves once Python can take a request: started, and no earlier request still running or being stopped (a
+   * page left while its run went on stops it, and the next page is not ready before that Stop is done). */
+  async whenIdle() {
+    while (this.pending) await this.pending.done;
+    return this.start();
+  }
+
   setState(state, detail = {}) {
     this.state = state;
     this.error = detail.error;
@@ -144,6 +151,7 @@ export class PythonRuntime extends EventTarget {
     const reply = new Promise((resolve) => {
       this.pending = { id, resolve, onOutput, onEvent };
     });
+    this.pending.done = reply;
     this.setState("busy");
     if (this.interrupt) this.interrupt[0] = 0; // a Stop that arrived after the last run ended must not hit this one
     this.worker.postMessage({ type: "request", id, action, payload });

@@ -11,6 +11,17 @@ from test_not_found import sub_path_server  # noqa: F401 (a fixture: the course 
 READY_BOUND_MS = 1000
 
 
+WINDING_DOWN = """import time
+try:
+    while True:
+        pass
+except KeyboardInterrupt:
+    end = time.time() + 0.5
+    while time.time() < end:
+        pass
+"""
+
+
 def go(page, link_text, ready_when):
     """Click a link in the site's navigation and wait until the page it leads to is set up and Python is ready."""
     page.locator(".md-nav--primary a.md-nav__link", has_text=link_text).first.click()
@@ -46,8 +57,9 @@ def test_module_to_module_to_milestone_keeps_python(where, server, sub_path_serv
     third = go(page, "03 ·", module_is("03"))
     assert third["marker"] and third["workers"] == 1 and third["readyMs"] <= READY_BOUND_MS, third
 
-    # A run still going when the learner leaves is stopped (interrupted: the same Python stays).
-    page.evaluate("window.tinytorch.workbench.scratch.text = 'while True:\\n    pass\\n'")
+    # A run still going when the learner leaves is stopped (interrupted: the same Python stays), and the next page
+    # is ready only once that Stop is done: this run takes half a second to wind down after the interrupt.
+    page.evaluate("code => { window.tinytorch.workbench.scratch.text = code; }", WINDING_DOWN)
     page.locator("button", has_text="Run scratch").click()
     page.wait_for_function("window.tinytorch.runtime.state === 'busy'")
     milestone = go(page, "1958", "window.tinytorch.milestone !== undefined")
