@@ -11,7 +11,7 @@ import pytest
 from tinytorch_wasm import course as courses
 from tinytorch_wasm import curriculum
 from tinytorch_wasm.grading import export, grader, reports
-from tinytorch_wasm.grading.scoring import Weights
+from tinytorch_wasm.grading.scoring import Weights, criteria_lines
 from tinytorch_wasm.package import assemble
 from tinytorch_wasm.testing import run_module_tests
 
@@ -313,3 +313,23 @@ def test_a_test_file_importing_a_package_module_whole_is_not_called_tampering(tm
     assert _test_globals_changed({str(test_file)}) == []
     monkeypatch.setitem(sys.modules, "json", type(sys)("json"))
     assert _test_globals_changed({str(test_file)}) == ["test_whole.json"]
+
+
+def test_a_milestone_with_several_criteria_says_which_were_missed():
+    """The 2018 milestone's headline is the fraction of criteria reached ("criteria_reached 0.750"): the grade says
+    which criterion was missed, with its measured value."""
+    milestone = {"criteria": [
+        {"metric": "latency_speedup", "label": "Faster", "goal": "at_least", "target": 2.0, "unit": "x",
+         "value": 2.41, "reached": True},
+        {"metric": "accuracy_drop", "label": "As accurate", "goal": "at_most", "target": 0.01, "unit": "percent",
+         "value": 0.0, "reached": True},
+        {"metric": "kv_cache_speedup", "label": "KV cache", "goal": "at_least", "target": 1.08, "unit": "x",
+         "value": 1.051, "reached": False},
+        {"metric": "size_reduction", "label": "Smaller", "goal": "at_least", "target": 8.0, "unit": "x",
+         "value": None, "reached": False}]}
+    assert criteria_lines(milestone) == [
+        "✓ Faster: latency_speedup 2.41 (at least 2)",
+        "✓ As accurate: accuracy_drop 0 (at most 0.01)",
+        "✗ KV cache: kv_cache_speedup 1.05 (at least 1.08)",
+        "✗ Smaller: size_reduction not measured (at least 8)"]
+    assert criteria_lines({"criteria": milestone["criteria"][:1]}) == []  # one criterion: the headline says it

@@ -7,7 +7,7 @@ import io
 import json
 from datetime import datetime, timezone
 
-from .scoring import Weights, feedback, result_lines, score_learner
+from .scoring import Weights, criteria_lines, feedback, result_lines, score_learner
 
 
 def summarise(result, course, weights: Weights) -> list[dict]:
@@ -104,6 +104,7 @@ def gradescope(row: dict, result, course, weights: Weights, seconds: float) -> d
         value = "not measured" if m["value"] is None else f"{m['value']:.3f}"
         text = "; ".join(m["reasons"] + m["grader_problems"]) or (
             f"{'Reached' if m['reached'] else 'Not reached'}: {m['metric']} {value}, target {m['target']:g}." +
+            "".join(f"\n{line}" for line in criteria_lines(m)) +
             (f"\n{m['error'].strip()[-1500:]}" if m["error"] and not m["reached"] else ""))
         tests.append({"name": f"Milestone {m['year']} {m['title']}", "score": m["score"], "max_score": m["max"],
                       "status": "passed" if m["reached"] else "failed", "output": text, "visibility": "visible"})

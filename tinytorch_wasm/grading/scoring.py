@@ -126,7 +126,7 @@ def score_learner(learner, course, expected: dict, weights: Weights, modules) ->
                  "metric": m.metric, "target": m.target, "error": result.get("error"), "reasons": unit.reasons,
                  "grader_problems": [unit.grader_problem] if unit.grader_problem else [],
                  "score": _round(worth if reached else 0.0), "max": _round(worth),
-                 "claim": milestone_claim(learner.claimed, m.id, reached)}
+                 "claim": milestone_claim(learner.claimed, m.id, reached), "criteria": result.get("criteria") or []}
         summary["milestones"][m.id] = entry
     summary["results"] = {u.target: result_entry(u, course) for u in learner.units if u.kind == "result"}
     for part in (*summary["modules"].values(), *summary["milestones"].values()):
@@ -183,6 +183,20 @@ def claim_note(claimed: dict, module_id: str, rerun: dict, status: str) -> str |
                                                     and claim.get("passed") is not True):
         return f"the export claims {said}; the re-run passes {rerun['passed']} of {rerun['total']}"
     return None
+
+
+def criteria_lines(milestone: dict) -> list[str]:
+    """A line per criterion of a milestone with several, with its measured value: which one was missed."""
+    criteria = milestone.get("criteria") or []
+    if len(criteria) < 2:
+        return []
+    lines = []
+    for c in criteria:
+        value = "not measured" if c["value"] is None else f"{c['value']:.3g}"
+        bound = "at least" if c["goal"] == "at_least" else "at most"
+        lines.append(f"{'✓' if c['reached'] else '✗'} {c['label'] or c['metric']}: {c['metric']} {value} "
+                     f"({bound} {c['target']:g})")
+    return lines
 
 
 def milestone_claim(claimed: dict, milestone_id: str, reached: bool) -> str | None:
@@ -247,6 +261,7 @@ def feedback(learner, summary: dict, visible_private: bool = True) -> str:
         value = "not measured" if m["value"] is None else f"{m['value']:.3f}"
         lines.append(f"{head}: {'reached' if m['reached'] else 'not reached'} ({m['metric']} {value}, "
                      f"target {m['target']:g})")
+        lines.extend(f"  {line}" for line in criteria_lines(m))
         for reason in m["reasons"]:
             lines.append(f"  Failed as a whole: {reason}")
         if m["error"] and not m["reasons"]:
