@@ -17,10 +17,10 @@
 // and the preparation done after the restore), which needs no library replay.
 //
 // It is kept by Pyodide version (snapshot-store.js: a file where the browser can, else in Cache Storage), and its
-// name carries the wheels it holds; saving one removes any other. Anything wrong with it only means a normal start: a snapshot is an
-// optimisation, never a requirement. It is saved with a checksum (checksum.js) and checked before use, because
-// Pyodide does not reject a damaged snapshot: it hangs. (Snapshots saved with the SHA-256 of earlier builds fail the
-// check once: deleted, a normal start, saved anew.)
+// name carries the wheels it holds; saving one removes any other. Anything wrong with it only means a normal
+// start: a snapshot is an optimisation, never a requirement. It is saved with a checksum (checksum.js) and checked
+// before use, because Pyodide does not reject a damaged snapshot: it hangs. (Snapshots saved with the SHA-256 of
+// earlier builds fail the check once: deleted, a normal start, saved anew.)
 import { unzip, unzipInto } from "./unzip.js";
 import { openSnapshotStore } from "./snapshot-store.js";
 import { xxh32 } from "./checksum.js";
