@@ -333,3 +333,46 @@ def test_a_milestone_with_several_criteria_says_which_were_missed():
         "✗ KV cache: kv_cache_speedup 1.05 (at least 1.08)",
         "✗ Smaller: size_reduction not measured (at least 8)"]
     assert criteria_lines({"criteria": milestone["criteria"][:1]}) == []  # one criterion: the headline says it
+
+
+@pytest.fixture(scope="module")
+def perceptron_grader():
+    """Two slots, modules 01-04 and the milestone they complete, the 1958 perceptron."""
+    g = grader.Grader(grader.Options(course=courses.load(), modules=["01", "02", "03", "04"], jobs=2,
+                                     memory_mb=1024, progress=False))
+    grader._calibrate(g)
+    yield g
+    g.close()
+
+
+@pytest.mark.parametrize("timed", [True, False])
+def test_a_milestone_that_missed_only_in_time_is_measured_again_alone(perceptron_grader, monkeypatch, tmp_path,
+                                                                       timed):
+    """Beside other units a speed-up can miss (the 2018 milestone did, in CI): a milestone whose only misses are
+    criteria measured in time runs once more with no other unit running, and that run counts. Any other miss
+    stands. The first run here is made to miss: its sealed record is rewritten on its way out."""
+    g = perceptron_grader
+    runs, real_run = [], g.run
+
+    def run(learner, kind, target, files, **kw):
+        reply = real_run(learner, kind, target, files, **kw)
+        runs.append(kind)
+        if kind == "milestone" and runs.count("milestone") == 1:
+            for name, payload in reply["result"]["records"]:
+                if name == "milestone":
+                    payload["criteria"] = [{**c, "value": 0.5, "reached": False, "timed": timed}
+                                           for c in payload["criteria"]]
+                    payload["value"] = 0.5
+        return reply
+
+    monkeypatch.setattr(g, "run", run)
+    (tmp_path / "ada.json").write_text(json.dumps(export_of(
+        {m: curriculum.module(m).reference_source() for m in ("01", "02", "03", "04")})))
+    learners = grader._grade(g, [tmp_path / "ada.json"], ["ada"])
+    row = reports.summarise(grader.ClassResult(learners, g.expected, g.modules(), {}), g.options.course,
+                            g.options.weights)[0]
+    perceptron = row["milestones"]["1958"]
+    assert runs.count("milestone") == (2 if timed else 1)
+    assert perceptron["reached"] is timed and (perceptron["value"] == 0.5) is not timed
+    note = "beside other units it missed accuracy: accuracy 0.5 (at least 0.9), so it was measured again"
+    assert (note in row["feedback"]) is timed

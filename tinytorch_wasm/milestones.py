@@ -42,6 +42,7 @@ class Criterion:
     text: str          # success, in words
     label: str = ""    # a short name for the page, e.g. "Tiny GPT"
     unit: str = ""     # "percent" shows 0.99 as 99 %; any other text is shown after the number
+    timed: bool = False  # measured in wall-clock time: other work on the machine can make it miss
 
     def reached(self, value) -> bool:
         if value is None:
@@ -49,7 +50,7 @@ class Criterion:
         return value >= self.target if self.goal == "at_least" else value <= self.target
 
     def with_target(self, target: float) -> "Criterion":
-        return Criterion(self.metric, float(target), self.goal, self.text, self.label, self.unit)
+        return replace(self, target=float(target))
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def _criteria(spec: dict, folder: Path) -> tuple:
         if len(goals) != 1:
             raise ValueError(f"{folder.name}: criterion {entry.get('metric')!r} needs exactly one of at_least, at_most")
         found.append(Criterion(entry["metric"], float(entry[goals[0]]), goals[0], entry["text"],
-                               entry.get("label", ""), entry.get("unit", "")))
+                               entry.get("label", ""), entry.get("unit", ""), bool(entry.get("timed", False))))
     return tuple(found)
 
 
@@ -254,7 +255,8 @@ def run_milestone(milestone_id: str, package_dir: Path, report: Report | None = 
                 measured = {c.metric: report.last(c.metric) for c in m.criteria}
     measured = {k: (None if v is None else _number(v)) for k, v in measured.items()}
     results = [{"metric": c.metric, "label": c.label, "goal": c.goal, "target": c.target, "unit": c.unit,
-                "value": measured[c.metric], "reached": c.reached(measured[c.metric])} for c in m.criteria]
+                "timed": c.timed, "value": measured[c.metric], "reached": c.reached(measured[c.metric])}
+               for c in m.criteria]
     if m.metric == ALL_CRITERIA:
         value = None if all(r["value"] is None for r in results) else sum(r["reached"] for r in results) / len(results)
     else:

@@ -126,7 +126,8 @@ def score_learner(learner, course, expected: dict, weights: Weights, modules) ->
                  "metric": m.metric, "target": m.target, "error": result.get("error"), "reasons": unit.reasons,
                  "grader_problems": [unit.grader_problem] if unit.grader_problem else [],
                  "score": _round(worth if reached else 0.0), "max": _round(worth),
-                 "claim": milestone_claim(learner.claimed, m.id, reached), "criteria": result.get("criteria") or []}
+                 "claim": milestone_claim(learner.claimed, m.id, reached), "criteria": result.get("criteria") or [],
+                 "notes": unit.notes}
         summary["milestones"][m.id] = entry
     summary["results"] = {u.target: result_entry(u, course) for u in learner.units if u.kind == "result"}
     for part in (*summary["modules"].values(), *summary["milestones"].values()):
@@ -190,13 +191,14 @@ def criteria_lines(milestone: dict) -> list[str]:
     criteria = milestone.get("criteria") or []
     if len(criteria) < 2:
         return []
-    lines = []
-    for c in criteria:
-        value = "not measured" if c["value"] is None else f"{c['value']:.3g}"
-        bound = "at least" if c["goal"] == "at_least" else "at most"
-        lines.append(f"{'✓' if c['reached'] else '✗'} {c['label'] or c['metric']}: {c['metric']} {value} "
-                     f"({bound} {c['target']:g})")
-    return lines
+    return [f"{'✓' if c['reached'] else '✗'} {criterion_text(c)}" for c in criteria]
+
+
+def criterion_text(c: dict) -> str:
+    """'KV cache: kv_cache_speedup 1.05 (at least 1.08)': a criterion of a milestone's result, as measured."""
+    value = "not measured" if c["value"] is None else f"{c['value']:.3g}"
+    bound = "at least" if c["goal"] == "at_least" else "at most"
+    return f"{c['label'] or c['metric']}: {c['metric']} {value} ({bound} {c['target']:g})"
 
 
 def milestone_claim(claimed: dict, milestone_id: str, reached: bool) -> str | None:
@@ -266,6 +268,7 @@ def feedback(learner, summary: dict, visible_private: bool = True) -> str:
             lines.append(f"  Failed as a whole: {reason}")
         if m["error"] and not m["reasons"]:
             lines.append("  " + m["error"].strip().splitlines()[-1][:300])
+        lines.extend(f"  Note: {note}." for note in m["notes"])
         if m["claim"]:
             lines.append(f"  Note: {m['claim']}.")
     for entry in summary.get("results", {}).values():

@@ -150,7 +150,8 @@ def _run_tests(job, send, package_dir: Path, scratch: Path, private: Precompiled
 def _run_milestone(job, send, package_dir: Path):
     result = milestones.run_milestone(job["target"], package_dir)
     last = result["history"][-1] if result["history"] else None
-    send("milestone", {**{k: result[k] for k in ("metric", "value", "target", "passed", "seconds", "stopped")},
+    send("milestone", {**{k: result[k] for k in ("metric", "value", "target", "passed", "seconds", "stopped",
+                                                  "criteria")},
                        "error": (result["error"] or "")[-MESSAGE_LIMIT:] or None, "last": last})
     return "finished"
 
