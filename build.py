@@ -257,6 +257,28 @@ def course_archive(course) -> bytes:
     return buffer.getvalue()
 
 
+def with_rewritten_tests(archive: bytes, runtime: dict[str, bytes], lock: dict, cache: Path = CACHE) -> bytes:
+    """The course archive and its test files as pytest rewrites them, rewritten once here by the tab's own Python
+    and pytest (runtime/rewrite-tests.mjs in Node, on the site's runtime files); cached by what goes in."""
+    script = ROOT / "runtime" / "rewrite-tests.mjs"
+    key = hashlib.sha256(archive + script.read_bytes() + json.dumps(lock, sort_keys=True).encode()).hexdigest()[:16]
+    rewritten = cache / f"rewritten-tests-{key}.zip"
+    if not rewritten.is_file():
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "runtime"
+            for name, data in {**runtime, "pyodide-lock.json": json.dumps(lock).encode()}.items():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(data)
+            (Path(tmp) / "course.zip").write_bytes(archive)
+            _run("node", script, folder, Path(tmp) / "course.zip", Path(tmp) / "rewritten.zip")
+            shutil.copy(Path(tmp) / "rewritten.zip", rewritten)
+    buffer = io.BytesIO(archive)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_STORED) as course, zipfile.ZipFile(rewritten) as extra:
+        for entry in extra.infolist():
+            course.writestr(entry, extra.read(entry))
+    return buffer.getvalue()
+
+
 def course_manifest(course) -> dict:
     """What the page needs about each module: its starter (for the editor and Reset), its exercises, and whether
     its reference ships (the fallback and the mine/reference switch exist only where it does)."""
@@ -331,7 +353,7 @@ def build(dist: Path = DIST, course_file: Path | None = None) -> None:
         staged = Path(tmp)
         bundle_front_end(staged / "assets" / "tt")
         (staged / "course").mkdir()
-        (staged / "course" / "course.zip").write_bytes(course_archive(course))
+        (staged / "course" / "course.zip").write_bytes(with_rewritten_tests(course_archive(course), files, lock))
         (staged / "course" / "course.json").write_text(json.dumps(course_manifest(course)))
         assets_digest = hashlib.sha256()
         for path in sorted(p for p in staged.rglob("*") if p.is_file()):

@@ -243,3 +243,19 @@ def test_the_shipped_numpy_leaves_out_what_the_tab_cannot_use(dist):
     assert not [n for n in names if n.startswith("numpy/f2py/") or n.endswith((".h", ".pyi", ".a", ".pxd"))]
     assert "numpy/f2py/" not in record and ".pyi," not in record
     assert any(n.startswith("numpy/_core/_multiarray_umath") for n in names) and "numpy/linalg/" in record
+
+
+def test_the_course_archive_holds_each_test_file_rewritten_by_the_tabs_pytest(dist):
+    """Each test file of the course, rewritten by pytest in the tab's own Python (Node, at build time), under the
+    name the tab looks it up by (tinytorch_wasm/rewriting.py), and nothing else rewritten."""
+    from tinytorch_wasm import rewriting
+    lock = json.loads((next((dist / "pyodide").iterdir()) / "pyodide-lock.json").read_text())
+    major, minor = lock["info"]["python"].split(".")[:2]
+    tag = f"cpython-{major}{minor}-pytest-{lock['packages']['pytest']['version']}"
+    with zipfile.ZipFile(dist / "course" / "course.zip") as archive:
+        names = archive.namelist()
+        tests = [n for n in names if n.startswith("curriculum/") and
+                 any(Path(n).match(pattern) for pattern in rewriting.REWRITTEN_FILES)]
+        expected = {rewriting.shipped_name(Path("/course") / n, archive.read(n), tag) for n in tests}
+        assert len(tests) >= 20
+        assert {n for n in names if n.startswith(rewriting.SHIPPED + "/")} == expected

@@ -12,13 +12,13 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from . import artifacts, curriculum, host
+from . import artifacts, curriculum, host, rewriting
 from .milestones import interact_milestone, run_milestone
 from .milestones import milestone as find_milestone
 from .package import assemble
 from .profiling import profile
 from .running import execute, run_file
-from .testing import remember_rewritten_tests, run_module_tests
+from .testing import run_module_tests
 
 PACKAGE_DIR = Path("/home/pyodide/learner")
 ARTIFACTS_DIR = Path("/home/pyodide/artifacts")  # what the request carried from the browser's storage, and no more
@@ -56,7 +56,7 @@ def warm_up() -> dict:
     # faster and the worker's integrity fingerprint (taken next) covers them.
     for part in pkgutil.walk_packages(_pytest.__path__, "_pytest."):
         importlib.import_module(part.name)
-    remember_rewritten_tests()
+    rewriting.remember()
     return {}
 
 

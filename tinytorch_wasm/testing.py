@@ -5,8 +5,6 @@ The same function runs in the tab and behind `python -m tinytorch_wasm check`.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import importlib
 import io
 import os
@@ -30,27 +28,6 @@ LEAN = ["--capture=no", *[arg for plugin in ("cacheprovider", "logging", "warnin
                                               "unraisableexception", "threadexception", "doctest", "junitxml",
                                               "pastebin", "legacypath", "stepwise", "setuponly", "setupplan",
                                               "debugging", "nose") for arg in ("-p", f"no:{plugin}")]]
-
-
-def remember_rewritten_tests() -> None:
-    """pytest rewrites a test file's asserts each time it imports it, unless it may keep a bytecode cache next to it,
-    which the tab forbids (no file under /course but the course's own). Rewriting was a third of a warm Run tests;
-    in the tab the rewritten code is kept in memory instead, for as long as the file's text is the same. Only in
-    the tab (tab.warm_up, before the integrity fingerprint): code that runs first could fill such a cache, and the
-    grader trusts nothing that ran before the tests."""
-    from _pytest.assertion import rewrite
-    if hasattr(rewrite._rewrite_test, "__wrapped__"):
-        return  # already remembering
-    rewrite_anew, rewritten = rewrite._rewrite_test, {}
-
-    @functools.wraps(rewrite_anew)
-    def remembered(fn, config):
-        key = (str(fn), hashlib.sha256(Path(fn).read_bytes()).digest())
-        if key not in rewritten:
-            rewritten[key] = rewrite_anew(fn, config)
-        return rewritten[key]
-
-    rewrite._rewrite_test = remembered
 
 
 class Reporter:
