@@ -279,11 +279,11 @@ const installAll = async (py, wheels) => (await Promise.all(wheels.map(async (by
 /** A started Python with pytest and NumPy installed and imported and `prepare(py)` done: restored from the saved
  * snapshot if there is a usable one, else started normally (and a snapshot saved for next time). `prepare` returns
  * the paths of the files it wrote (saved with the snapshot); `prepared` names what it puts in, for the snapshot's
- * name. `pyodideLoaded`: Pyodide's loadPyodide, or a promise of it. `restore: false` starts normally. Returns
+ * name; `willPrepare()`, if given, is called as soon as it is known that `prepare` will run, to fetch meanwhile. `pyodideLoaded`: Pyodide's loadPyodide, or a promise of it. `restore: false` starts normally. Returns
  * {py, from: "snapshot" | "start", holds: "numpy" | "pytest", timings, saveSnapshot?}; throws SnapshotUnusable
  * when a restored Python failed its checks (the caller replaces the worker, which then starts normally). */
 export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, options, prepare, prepared,
-  restore = true }) {
+  willPrepare = () => {}, restore = true }) {
   const started = performance.now();
   const timings = {};
   const mark = (name) => { timings[name] = performance.now() - started; };
@@ -307,6 +307,7 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
   const name = `${SNAPSHOT}${RECIPE}-${holds}-${wheelNames.join("+")}-${prepared}`;
   const saved = restore && store && (await store.has(name));
   mark("snapshotFound");
+  if (!saved || holds !== "numpy") willPrepare();
   if (saved) {
     // Read and checked while Pyodide loads its own files (loadPyodide waits for the promise only when it needs it).
     let damaged = false; // then it is only deleted: a snapshot made anew may well restore

@@ -92,16 +92,17 @@ async function boot({ pyodideUrl, pyodideVersion, courseVersion, courseUrl, rest
   const started = performance.now();
   const timings = {};
   post({ type: "progress", step: 1, of: 4, text: "Starting Python, NumPy and pytest" });
-  const course = fetch(courseUrl).then((r) => {
+  let course; // fetched only for a start that unpacks it: a restored Python already holds the course's files
+  const fetchCourse = () => (course ??= fetch(courseUrl).then((r) => {
     if (!r.ok) throw new Error(`could not load the course files (${r.status} ${courseUrl})`);
     return r.arrayBuffer();
-  });
-  course.catch(() => {}); // awaited below
+  }));
   const loadPyodide = import(pyodideUrl + "pyodide.mjs").then((pyodide) => pyodide.loadPyodide);
   loadPyodide.catch(() => {}); // awaited in startPython, after the package list it fetches meanwhile
   const options = { indexURL: pyodideUrl, fullStdLib: false };
   const { py, from, holds, timings: start, saveSnapshot } = await startPython(loadPyodide, { pyodideUrl,
-    pyodideVersion, options, prepare: (py) => prepareCourse(py, course), prepared: `course-${courseVersion}`,
+    pyodideVersion, options, prepare: (py) => prepareCourse(py, fetchCourse()), prepared: `course-${courseVersion}`,
+    willPrepare: () => fetchCourse().catch(() => {}), // awaited by prepare
     restore: restoreSnapshot });
   timings.python = performance.now() - started;
   Object.assign(timings, { pythonFrom: from, snapshotHolds: holds, start });
