@@ -318,19 +318,9 @@ class Bench:
             set_editor(page, module.reference_source())
             times, firsts = [], []
             for _ in range(self.runs + 1):
-                # From the click to the first streamed result in the page, and to the whole result rendered.
-                first, whole = page.evaluate("""async () => {
-                    const workbench = window.tinytorch.workbench, start = performance.now();
-                    let first = null;
-                    const running = workbench.runTests();
-                    if (workbench.testProgress) { // (a baseline from before results were streamed has none)
-                      new MutationObserver((_, seen) => { first = performance.now() - start; seen.disconnect(); })
-                        .observe(workbench.testProgress, { subtree: true, childList: true, characterData: true });
-                    }
-                    await running;
-                    return [first, performance.now() - start]; }""")
-                times.append(whole / 1e3)
-                firsts.append((first if first is not None else whole) / 1e3)
+                first, whole = timed_run_tests(page)
+                times.append(whole)
+                firsts.append(first)
             passed = page.get_attribute(".tt-workbench", "data-tests") == "passed"
             self.add(f"run tests{label}", f"{module.id} {module.title}: first run", times[0], "s")
             self.add(f"run tests{label}", f"{module.id} {module.title}: warm, first result on screen",
@@ -365,28 +355,36 @@ class Bench:
     def steady_warm_visits(self, server, baseline, primed=3, pairs_per_run=3):
         """Warm visits in the steady state, where most of a learner's are: a profile per build, each visited
         `primed` times first (the first saves the snapshot; later ones fill the browser's caches), then one visit
-        of each build after the other, the order swapped every pair, and the ratio per pair."""
+        of each build after the other, the order swapped every pair, and the ratio per pair. Each visit ends with
+        the visit's first Run tests (module 01's reference, typed in the first visit)."""
         url = "modules/01-tensor/"
-        profiles, times = {}, {"this": [], "baseline": []}
+        profiles = {}
+        times = {key: {"ready": [], "first result": [], "all results": []} for key in ("this", "baseline")}
         for key, site in (("this", server), ("baseline", baseline)):
             for visit in range(primed):
                 context, profiles[key] = self.context(profiles.get(key))
                 page = open_module(context, site.url + url)
                 if visit == 0:
+                    set_editor(page, curriculum.module("01").reference_source())
                     saved_snapshots(page)
                 context.close()
         order = [("baseline", baseline), ("this", server)]
         for pair in range(self.runs * pairs_per_run):
             for key, site in order if pair % 2 == 0 else order[::-1]:
                 context, _ = self.context(profiles[key])
-                times[key].append(open_module(context, site.url + url).evaluate("window.tinytorch.runtime.readyAt")
-                                  / 1e3)
+                page = open_module(context, site.url + url)
+                times[key]["ready"].append(page.evaluate("window.tinytorch.runtime.readyAt") / 1e3)
+                first, whole = timed_run_tests(page)
+                times[key]["first result"].append(first)
+                times[key]["all results"].append(whole)
                 context.close()
-        what = f"warm visit -> ready, steady state (after {primed} visits)"
-        self.add("visit (baseline)", what, summary(times["baseline"]), "s")
-        self.add("visit", what, summary(times["this"]), "s")
-        self.add("this / baseline", f"{what}, per pair",
-                 summary([a / b for a, b in zip(times["this"], times["baseline"])]), "x")
+        for measure, what in (("ready", f"warm visit -> ready, steady state (after {primed} visits)"),
+                              ("first result", "the visit's first Run tests 01 -> first result on screen"),
+                              ("all results", "the visit's first Run tests 01 -> all results")):
+            mine, theirs = times["this"][measure], times["baseline"][measure]
+            self.add("visit (baseline)", what, summary(theirs), "s")
+            self.add("visit", what, summary(mine), "s")
+            self.add("this / baseline", f"{what}, per pair", summary([a / b for a, b in zip(mine, theirs)]), "x")
 
     def stop_latency(self, server, isolated):
         """From Stop to the learner's run ending, and to Python being ready for the next run."""
@@ -548,6 +546,21 @@ class Bench:
                     rates.append(flops / max(cpu[1] - cpu[0], 1e-3) / 1e9)
                 self.add("matmul/cpu", f"{n}x{n} float32: {name}", summary(rates), "GFLOP per CPU-s")
         context.close()
+
+
+def timed_run_tests(page) -> tuple[float, float]:
+    """Run tests: seconds from the click to the first streamed result in the page, and to the whole result."""
+    first, whole = page.evaluate("""async () => {
+        const workbench = window.tinytorch.workbench, start = performance.now();
+        let first = null;
+        const running = workbench.runTests();
+        if (workbench.testProgress) { // (a baseline from before results were streamed has none)
+          new MutationObserver((_, seen) => { first = performance.now() - start; seen.disconnect(); })
+            .observe(workbench.testProgress, { subtree: true, childList: true, characterData: true });
+        }
+        await running;
+        return [first, performance.now() - start]; }""")
+    return (first if first is not None else whole) / 1e3, whole / 1e3
 
 
 def worker_cpu_seconds(profile: Path) -> float:
