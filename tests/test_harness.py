@@ -277,6 +277,24 @@ def test_a_stop_during_the_tests_keeps_the_results_so_far_and_is_no_pass(tmp_pat
     assert result["counts"]["passed"] > 0 and result["counts"]["not_run"] > 0 and result["counts"]["failed"] == 0
 
 
+def test_a_stop_while_pytest_collects_ends_the_run_as_stopped_formatting_one_frame(tmp_path, monkeypatch):
+    """The Stop can land before the first test, while pytest imports the test file: the run ends as stopped, and
+    pytest's report of the interrupt formats only the frame it landed in, not the whole stack with every frame's
+    arguments (seconds in the tab on a loaded machine, while the page waits for Python to answer)."""
+    from _pytest._code import code
+    formatted, getrepr = [], code.ExceptionInfo.getrepr
+    monkeypatch.setattr(code.ExceptionInfo, "getrepr",
+                        lambda self, *args, **kw: (formatted.append(len(self.traceback)), getrepr(self, *args, **kw))[1])
+    assemble(tmp_path / "pkg", {"01": TENSOR.reference_source()}, upto="01")
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_stopped.py").write_text("def stop():\n    raise KeyboardInterrupt\n\nstop()\n\n"
+                                           "def test_never():\n    pass\n")
+    result = run_module_tests("01", tmp_path / "pkg", test_files=[tests / "test_stopped.py"], rootdir=tests)
+    assert result["stopped"] and not result["passed"] and result["counts"]["passed"] == 0
+    assert formatted == [1] and "test_stopped.py:2: KeyboardInterrupt" in result["log"], (formatted, result["log"])
+
+
 def test_pytest_options_in_the_environment_do_not_reach_the_run(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTEST_ADDOPTS", "-k nothing_is_called_this")
     source = "import os\nos.environ['PYTEST_PLUGINS'] = 'no_such_plugin'\n" + TENSOR.reference_source()

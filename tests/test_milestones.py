@@ -280,7 +280,9 @@ def test_2018_a_kv_cache_that_is_never_read_shows_no_speed_up(tmp_path_factory):
     kv = _by_metric(result)["kv_cache_speedup"]
     assert not kv["reached"] and kv["value"] < 1.08, kv
     assert not result["passed"]
-    assert [c["reached"] for c in result["criteria"]] == [True, True, True, False]
+    reached = {c["metric"]: c["reached"] for c in result["criteria"]}
+    # The TinyDigits criteria still hold; its speed-up is left out (measured in time, a loaded machine can miss it).
+    assert reached["size_reduction"] and reached["accuracy_drop"] and not reached["kv_cache_speedup"], reached
 
 
 def test_2018_a_cache_that_skips_the_earlier_keys_is_refused(tmp_path_factory):
@@ -290,7 +292,7 @@ def test_2018_a_cache_that_skips_the_earlier_keys_is_refused(tmp_path_factory):
         "18", "keys, values = cache.get(layer)", "keys, values = k, v  # get() never read"))
     result = _olympics(package, tmp_path_factory)
     assert not result["passed"] and "cached generate wrote other tokens" in result["error"], result["error"]
-    assert _by_metric(result)["latency_speedup"]["reached"], "the TinyDigits part ran before the GPT's"
+    assert _by_metric(result)["size_reduction"]["reached"], "the TinyDigits part ran before the GPT's"
 
 
 def test_2018_a_quantize_model_that_changes_nothing_buys_no_bytes(tmp_path_factory):
