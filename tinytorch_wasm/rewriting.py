@@ -1,8 +1,8 @@
 """pytest's assertion rewriting of the course's test files, done once instead of at every run.
 
 pytest rewrites a test file's asserts each time it imports it, unless it may keep a bytecode cache next to it, which
-the tab forbids (no file under /course but the course's own). Rewriting was a third of a warm Run tests, and all of
-what made a page's first Run tests slower than the next ones. So in the tab (`remember`, from tab.warm_up):
+the tab forbids (no file under /course but the course's own). Rewriting was a third of a warm Run tests, and most
+of what made a visit's first Run tests slower than the next ones. So in the tab (`remember`, from tab.warm_up):
 - the course's own test files come rewritten in the course archive, by the build with the tab's own Python and
   pytest (runtime/rewrite-tests.mjs calls `rewrite_course`), keyed by path and text: a changed file misses;
 - any other file pytest rewrites is kept in memory, for as long as its text is the same.

@@ -279,7 +279,8 @@ const installAll = async (py, wheels) => (await Promise.all(wheels.map(async (by
 /** A started Python with pytest and NumPy installed and imported and `prepare(py)` done: restored from the saved
  * snapshot if there is a usable one, else started normally (and a snapshot saved for next time). `prepare` returns
  * the paths of the files it wrote (saved with the snapshot); `prepared` names what it puts in, for the snapshot's
- * name; `willPrepare()`, if given, is called as soon as it is known that `prepare` will run, to fetch meanwhile. `pyodideLoaded`: Pyodide's loadPyodide, or a promise of it. `restore: false` starts normally. Returns
+ * name; `willPrepare()` is called as soon as it is known that `prepare` will run, to fetch what it needs meanwhile.
+ * `pyodideLoaded`: Pyodide's loadPyodide, or a promise of it. `restore: false` starts normally. Returns
  * {py, from: "snapshot" | "start", holds: "numpy" | "pytest", timings, saveSnapshot?}; throws SnapshotUnusable
  * when a restored Python failed its checks (the caller replaces the worker, which then starts normally). */
 export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, options, prepare, prepared,
