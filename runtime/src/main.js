@@ -10,6 +10,7 @@ import { Store, CourseState } from "./storage.js";
 import { followEmbedAlias, setUpCopyButtons } from "./links.js";
 import { takeOverLinks } from "./navigation.js";
 import { buildSearchIndexNow } from "./search-later.js";
+import { mountPalette } from "./palette.js";
 
 const script = document.getElementById("tt-main");
 const root = new URL(".", new URL(script.dataset.root, location.href)).href; // the site root, ending in "/"
@@ -151,6 +152,7 @@ function setUpPage() {
 }
 
 function setUp() {
+  mountPalette(); // the header stays as pages change
   takeOverLinks(() => {
     pageAskedAt = performance.now();
     delete window.tinytorch; // the page being left is no longer the one to talk to; the next one sets it again

@@ -69,6 +69,33 @@ def test_lighthouse_accessibility_is_100(server):
     assert all(score == 100 for score, _ in scores.values()), scores
 
 
+def test_the_dark_mode_toggle_by_mouse_and_keyboard_is_kept_across_pages_and_reloads(server, browser_profile):
+    """The header's toggle (runtime/src/palette.js, in place of material's): a first visit follows the system's
+    preference (in dark: the axe test above), a click or Enter switches, and the choice holds on the next page and
+    after a reload."""
+    page = browser_profile().new_page()
+    page.emulate_media(color_scheme="light")
+    page.goto(server.url)
+    scheme = lambda: page.evaluate("document.body.dataset.mdColorScheme")  # noqa: E731
+    shown = lambda: page.evaluate(  # noqa: E731
+        "[...document.querySelectorAll('[data-tt-palette] label')].filter((l) => !l.hidden).map((l) => l.title)")
+    assert (scheme(), shown()) == ("default", ["Dark mode"])
+    page.click("[data-tt-palette] label:not([hidden])")
+    page.wait_for_function("document.querySelector('meta[name=theme-color]')?.content.startsWith('#')")
+    assert (scheme(), shown()) == ("slate", ["Light mode"])
+    assert page.evaluate("getComputedStyle(document.body).colorScheme") == "dark"
+    page.click(".md-nav--primary a[href*='progress']")
+    page.wait_for_url("**/progress/")
+    assert (scheme(), shown()) == ("slate", ["Light mode"])
+    page.reload()
+    assert (scheme(), shown()) == ("slate", ["Light mode"])
+    page.focus("[data-tt-palette] input:checked")
+    page.keyboard.press("Enter")
+    assert (scheme(), shown()) == ("default", ["Dark mode"])
+    page.reload()
+    assert scheme() == "default"
+
+
 def tab_to(page, predicate: str, limit=150, back=False):
     """Press Tab (Shift+Tab) until `predicate` (a JS expression over `el`, the focused element) holds. In an
     editor Tab indents: Escape first, then Tab moves on (as the home page tells learners)."""
