@@ -1,7 +1,7 @@
 // The header's light/dark toggle, doing what mkdocs-material's does (site/overrides/partials/palette.html says why
 // this one runs instead): the palette chosen is saved under material's own key, which material's inline script
 // applies to <body> before the page's first paint, and on a first visit the one matching the system's preference
-// is chosen and saved. Nothing here makes the browser compute styles while the page loads.
+// is chosen and saved. Nothing here makes the browser compute styles.
 const KEY = "__palette";
 
 /** Run the toggle in `form` (the header's palette form) for as long as the tab lives. */
@@ -29,7 +29,7 @@ export function mountPalette(form = document.querySelector("[data-tt-palette]"))
       setTimeout(() => document.body.removeAttribute("data-md-color-switching"));
     }
     window.__md_set(KEY, { index: next, color });
-    whenIdle(themeMeta); // reads a computed style: not while the page loads
+    colorSchemeMeta(scheme);
   };
   form.addEventListener("change", (event) => choose(inputs.indexOf(event.target)));
   form.addEventListener("keydown", (event) => { // Enter switches, as in material (Space and arrows are the radio's)
@@ -42,22 +42,10 @@ export function mountPalette(form = document.querySelector("[data-tt-palette]"))
   choose(index);
 }
 
-const whenIdle = (callback) => (window.requestIdleCallback ? requestIdleCallback(callback, { timeout: 2000 })
-  : setTimeout(callback, 500)); // Safari has no requestIdleCallback
-
-/** The browser's own colours follow the palette: scroll bars and form controls (color-scheme), and on phones the
- * bar around the page (theme-color, the header's colour). */
-function themeMeta() {
-  const header = document.querySelector("[data-md-component=header]");
-  if (!header) return;
-  const style = getComputedStyle(header);
-  metaNamed("color-scheme").content = style.colorScheme;
-  const rgb = style.backgroundColor.match(/\d+/g) || [];
-  metaNamed("theme-color").content = `#${rgb.slice(0, 3).map((v) => (+v).toString(16).padStart(2, "0")).join("")}`;
-}
-
-function metaNamed(name) {
-  let meta = document.head.querySelector(`meta[name="${name}"]`);
-  if (!meta) document.head.append(meta = Object.assign(document.createElement("meta"), { name }));
-  return meta;
+// The browser's own colours (scroll bars, form controls) follow the palette, as material's stylesheet does for the
+// page's: "default" is light, "slate" dark. (The header's colour, theme-color, is the same in both: site/overrides.)
+function colorSchemeMeta(scheme) {
+  let meta = document.head.querySelector('meta[name="color-scheme"]');
+  if (!meta) document.head.append(meta = Object.assign(document.createElement("meta"), { name: "color-scheme" }));
+  meta.content = scheme === "slate" ? "dark" : "light";
 }
