@@ -26,7 +26,9 @@ export function mountPalette(form = document.querySelector("[data-tt-palette]"))
     if (changed.length) { // as material does: no colour transitions while the whole page changes colour
       document.body.setAttribute("data-md-color-switching", "");
       for (const [key, value] of changed) document.body.setAttribute(`data-md-color-${key}`, value);
-      setTimeout(() => document.body.removeAttribute("data-md-color-switching"));
+      // Removed once a frame has been styled with it (material forces a restyle instead, the cost this file avoids).
+      const done = () => document.body.removeAttribute("data-md-color-switching");
+      requestAnimationFrame(() => requestAnimationFrame(done));
     }
     window.__md_set(KEY, { index: next, color });
     colorSchemeMeta(scheme);
