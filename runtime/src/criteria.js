@@ -1,6 +1,7 @@
 // A milestone's criteria as the learner reads them: each measured value beside its target, in its own unit
 // (an accuracy in percent, a loss in nats per character). Results saved before milestones had several criteria
-// carry only `value`: they are read as the one criterion of their milestone.
+// carry only `value`: they are read as the one criterion of their milestone. And what a module's saved result (the
+// capstone's submission) says of its own budgets.
 
 export function formatValue(criterion, value) {
   if (value === null || value === undefined) return "n/a";
@@ -23,4 +24,10 @@ export function measured(milestone, result) {
     const name = criteria.length > 1 ? `${c.label || c.metric}: ${c.metric}` : c.metric;
     return `${name} ${formatValue(c, c.value)} (target ${goal}${formatValue(c, c.target)})`;
   }).join(", ");
+}
+
+/** A saved module result's own verdict: "every budget met", "not every budget met", or "saved" if it gives none. */
+export function resultVerdict(value) {
+  if (value && value.passed === true) return "every budget met";
+  return value && value.passed === false ? "not every budget met" : "saved";
 }

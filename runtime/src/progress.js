@@ -1,6 +1,6 @@
 // The Progress page: every module's state and every milestone's result, with export and import of all work.
 import { exportWork, download, parseBackup, restoreBackup, checkSize } from "./backup.js";
-import { measured } from "./criteria.js";
+import { measured, resultVerdict } from "./criteria.js";
 import { el, seconds, localDate, reportStorage } from "./ui.js";
 
 const date = (iso) => (iso ? localDate(iso) : "");
@@ -37,11 +37,19 @@ export class ProgressPage {
     return ["not-started", "not started"];
   }
 
+  /** A line per result the module's page saved (the capstone's submission): when, and what it says of itself. */
+  savedResults(m) {
+    const saved = (this.state.progress().modules[m.id] || {}).results || {};
+    return (m.results || []).filter((r) => saved[r.name]).map((r) => el("div", { "data-result": r.name },
+      `${r.title} saved ${date(saved[r.name].at)} (${resultVerdict(saved[r.name].value)})`));
+  }
+
   render() {
     const rows = this.course.modules.map((m) => {
       const [key, text] = this.moduleState(m);
       return el("tr", { "data-module": m.id, "data-state": key }, el("td", {}, m.id),
-        el("td", {}, el("a", { href: `${this.course.root}${m.url}` }, m.title)), el("td", {}, text));
+        el("td", {}, el("a", { href: `${this.course.root}${m.url}` }, m.title)),
+        el("td", {}, text, ...this.savedResults(m)));
     });
     const results = this.state.progress().milestones;
     const describe = (m, r) => `${r.passed ? "reached" : r.stopped ? "stopped" : "not reached"}: ` +

@@ -4,6 +4,7 @@
 // progress.modules[id].results[name], so the export file carries it. A value the schema refuses is not kept: the
 // page says where it is wrong, and any earlier saved one stays.
 import { Validator } from "@cfworker/json-schema";
+import { resultVerdict } from "./criteria.js";
 import { el } from "./ui.js";
 
 const validators = new Map(); // result name -> compiled schema
@@ -63,8 +64,7 @@ export class ResultNotice {
       }
       const record = saved[r.name];
       if (!record) return el("p", { "data-result": r.name, "data-state": "missing" }, `${r.title}: none saved yet.`);
-      const verdict = record.value.passed === true ? "every budget met" : record.value.passed === false
-        ? "not every budget met" : "saved";
+      const verdict = resultVerdict(record.value);
       const unsaved = latest && latest.name === r.name && !latest.stored;
       return el("p", { "data-result": r.name, "data-state": unsaved ? "memory" : "saved",
         class: unsaved ? "admonition warning" : "" },

@@ -47,6 +47,9 @@ def test_a_submission_made_in_the_tab_is_saved_exported_and_rechecked(server, br
 
     page.goto(server.url + "progress/")
     page.wait_for_function("window.tinytorch && window.tinytorch.progress")
+    listed = page.inner_text(f"tr[data-module='20'] [data-result='{NAME}']")  # the Progress page lists it
+    verdict = "every budget met" if saved["value"]["passed"] else "not every budget met"
+    assert listed.startswith("Capstone submission saved") and listed.endswith(f"({verdict})"), listed
     with page.expect_download() as download:
         page.locator("button", has_text="Export all work").click()
     document = download.value.path().read_bytes()
