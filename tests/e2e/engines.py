@@ -78,10 +78,12 @@ FIREFOX_PREFS = {
 class Firefox:
     name = "firefox"
 
-    def __init__(self, trap: Trap):
+    def __init__(self, trap: Trap, private: bool = False):
+        """`private`: every window a private one (no OPFS; storage kept only while the browser runs)."""
         from marionette_driver.marionette import Marionette
         prefs = {**FIREFOX_PREFS, **{f"network.proxy.{kind}": "127.0.0.1" for kind in ("http", "ssl")},
-                 **{f"network.proxy.{kind}_port": trap.port for kind in ("http", "ssl")}}
+                 **{f"network.proxy.{kind}_port": trap.port for kind in ("http", "ssl")},
+                 "browser.privatebrowsing.autostart": private}
         self.client = Marionette(host="127.0.0.1", port=free_port(), bin=FIREFOX, headless=True, prefs=prefs,
                                  startup_timeout=180, socket_timeout=COMMAND_TIMEOUT,
                                  gecko_log=os.path.join(tempfile.gettempdir(), "tt-gecko.log"))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from engines import ENGINES, Trap, missing, wait_for
+from engines import ENGINES, Firefox, Trap, missing, wait_for
 from tinytorch_wasm import curriculum
 
 TENSOR = curriculum.module("01")
@@ -113,3 +113,35 @@ def test_the_core_journey(engine, server):
     foreign = [h for h in engine.trap.hosts if not h.startswith("canary.invalid") and not BROWSER_OWN(h)]
     assert any(h.startswith("canary.invalid") for h in engine.trap.hosts), "the trap proxy saw no request at all"
     assert not foreign, f"requests left 127.0.0.1: {sorted(set(foreign))}"
+
+
+SNAPSHOT_IN_CACHE_STORAGE = """caches.keys().then((names) => Promise.all(names.filter((name) =>
+    name.startsWith("tinytorch-pyodide-")).map((name) => caches.open(name).then((cache) => cache.keys()))))
+    .then((lists) => lists.flat().some((request) => request.url.includes("memory-snapshot-")))"""
+
+
+@pytest.mark.timeout(300)
+def test_a_firefox_private_window_keeps_the_code_and_python_across_a_reload(server):
+    """Learners on shared computers: in a private window (no OPFS) the course starts, keeps the code typed for as long
+    as the window lives, and a reload restores Python from its snapshot (kept in the window's Cache Storage)."""
+    why = missing("firefox")
+    if why:
+        pytest.fail(f"firefox: {why} (python build.py test installs it as root)")
+    trap = Trap()
+    browser = Firefox(trap, private=True)
+    try:
+        browser.open(server.url + PAGE)
+        wait_for(browser, READY, what="Python ready")
+        assert browser.js("return typeof navigator.storage.getDirectory === 'function' && "
+                          "navigator.storage.getDirectory().then(() => 'opfs', () => 'no opfs')") == "no opfs"
+        browser.js("window.tinytorch.workbench.editor.text = arguments[0]; window.tinytorch.workbench.save();",
+                   TENSOR.reference_source())
+        wait_for(browser, SNAPSHOT_IN_CACHE_STORAGE, what="the snapshot saved")  # written once Python is idle
+        browser.reload()
+        wait_for(browser, READY, what="Python ready after a reload")
+        assert browser.js("return window.tinytorch.workbench.editor.text") == TENSOR.reference_source()
+        assert browser.js("return window.tinytorch.runtime.timings.pythonFrom") == "snapshot"
+        assert run_tests(browser)["state"] == "passed"
+    finally:
+        browser.close()
+        trap.stop()
