@@ -9,7 +9,7 @@ import { PythonRuntime } from "./python.js";
 import { Store, CourseState } from "./storage.js";
 import { followEmbedAlias, setUpCopyButtons } from "./links.js";
 import { takeOverLinks } from "./navigation.js";
-import { buildSearchIndexNow } from "./search-later.js";
+import { buildSearchIndexNow, buildSearchIndexWhenAsked } from "./search-later.js";
 import { mountPalette } from "./palette.js";
 
 const script = document.getElementById("tt-main");
@@ -76,7 +76,10 @@ function pythonRuntime() {
   return python;
 }
 const shared = { store: new Store(new URL(root).pathname), artifacts: new ArtifactStore(new URL(root).pathname) };
-if (script.dataset.python !== undefined) pythonRuntime();
+if (script.dataset.python !== undefined) {
+  pythonRuntime();
+  buildSearchIndexWhenAsked(); // on this page material's search worker is holding its index (search-later.js)
+}
 let course = null;
 async function loadCourse() {
   const response = await fetch(`${root}course/course.json?v=${version}`);

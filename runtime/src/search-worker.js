@@ -1,4 +1,5 @@
-// mkdocs-material's search worker, with its index built only once Python is ready (search-later.js says why).
+// mkdocs-material's search worker, with its index built only once Python is ready or the learner reaches for search
+// (search-later.js says why).
 // Material's page script sends its setup message (the documents to index) at once, and no query before the worker
 // has answered it, so only that message is held. `?material=` is the address of material's own worker script.
 import { SEARCH_CHANNEL, SEARCH_LATEST_MS } from "./search-later.js";
@@ -18,7 +19,8 @@ function release() {
   channel.close();
   if (held) dispatchEvent(new MessageEvent("message", { data: held }));
 }
-channel.onmessage = release;
+channel.onmessage = ({ data }) => data === "now" && release();
+channel.postMessage("held"); // a page whose learner already reached for search answers "now"
 setTimeout(release, SEARCH_LATEST_MS);
 
 importScripts(new URL(location.href).searchParams.get("material"));
