@@ -3,12 +3,15 @@
 // applies to <body> before the page's first paint, and on a first visit the one matching the system's preference
 // is chosen and saved. Nothing here makes the browser compute styles.
 const KEY = "__palette";
+// Material's own helpers read localStorage outside their try: where storage is disabled, they throw.
+const savedPalette = () => { try { return window.__md_get(KEY); } catch { return null; } };
+const savePalette = (palette) => { try { window.__md_set(KEY, palette); } catch { /* kept for this page only */ } };
 
 /** Run the toggle in `form` (the header's palette form) for as long as the tab lives. */
 export function mountPalette(form = document.querySelector("[data-tt-palette]")) {
   if (!form || !window.__md_get) return;
   const inputs = [...form.querySelectorAll("input")];
-  const saved = window.__md_get(KEY);
+  const saved = savedPalette();
   let index = saved && inputs[saved.index] ? saved.index
     : Math.max(0, inputs.findIndex((input) => matchMedia(input.dataset.mdColorMedia).matches));
 
@@ -30,7 +33,7 @@ export function mountPalette(form = document.querySelector("[data-tt-palette]"))
       const done = () => document.body.removeAttribute("data-md-color-switching");
       requestAnimationFrame(() => requestAnimationFrame(done));
     }
-    window.__md_set(KEY, { index: next, color });
+    savePalette({ index: next, color });
     colorSchemeMeta(scheme);
   };
   form.addEventListener("change", (event) => choose(inputs.indexOf(event.target)));
