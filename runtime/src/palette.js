@@ -3,13 +3,14 @@
 // applies to <body> before the page's first paint, and on a first visit the one matching the system's preference
 // is chosen and saved. Nothing here makes the browser compute styles.
 const KEY = "__palette";
-// Material's own helpers read localStorage outside their try: where storage is disabled, they throw.
+// Material's own helpers (its page's inline script) read localStorage outside their try: where storage is disabled,
+// they throw.
 const savedPalette = () => { try { return window.__md_get(KEY); } catch { return null; } };
 const savePalette = (palette) => { try { window.__md_set(KEY, palette); } catch { /* kept for this page only */ } };
 
 /** Run the toggle in `form` (the header's palette form) for as long as the tab lives. */
 export function mountPalette(form = document.querySelector("[data-tt-palette]")) {
-  if (!form || !window.__md_get) return;
+  if (!form) return;
   const inputs = [...form.querySelectorAll("input")];
   const saved = savedPalette();
   let index = saved && inputs[saved.index] ? saved.index

@@ -26,8 +26,8 @@ export class ProgressPage {
     state.store.addEventListener("external-change", () => this.render());
   }
 
-  moduleState(m) {
-    const progress = this.state.progress().modules[m.id] || {};
+  /** `progress`: what the learner's progress holds for module `m`. */
+  moduleState(m, progress) {
     const saved = this.state.code(m.id);
     if (progress.passed) return ["passed", `tests passing (${date(progress.passedAt)})`];
     if (saved || progress.started) {
@@ -38,20 +38,22 @@ export class ProgressPage {
   }
 
   /** A line per result the module's page saved (the capstone's submission): when, and what it says of itself. */
-  savedResults(m) {
-    const saved = (this.state.progress().modules[m.id] || {}).results || {};
+  savedResults(m, progress) {
+    const saved = progress.results || {};
     return (m.results || []).filter((r) => saved[r.name]).map((r) => el("div", { "data-result": r.name },
       `${r.title} saved ${date(saved[r.name].at)} (${resultVerdict(saved[r.name].value)})`));
   }
 
   render() {
+    const progress = this.state.progress(); // read once: each read parses the whole record from storage
     const rows = this.course.modules.map((m) => {
-      const [key, text] = this.moduleState(m);
+      const mine = progress.modules[m.id] || {};
+      const [key, text] = this.moduleState(m, mine);
       return el("tr", { "data-module": m.id, "data-state": key }, el("td", {}, m.id),
         el("td", {}, el("a", { href: `${this.course.root}${m.url}` }, m.title)),
-        el("td", {}, text, ...this.savedResults(m)));
+        el("td", {}, text, ...this.savedResults(m, mine)));
     });
-    const results = this.state.progress().milestones;
+    const results = progress.milestones;
     const describe = (m, r) => `${r.passed ? "reached" : r.stopped ? "stopped" : "not reached"}: ` +
       `${measured(m, r)} in ${seconds(r.seconds || 0)} (${date(r.at)})`;
     const milestones = this.course.milestones.map((m) => {
@@ -64,7 +66,7 @@ export class ProgressPage {
         el("td", {}, String(m.year)), el("td", {}, el("a", { href: `${this.course.root}${m.url}` }, m.title)),
         ...cells);
     });
-    const done = this.course.modules.filter((m) => this.moduleState(m)[0] === "passed").length;
+    const done = rows.filter((row) => row.dataset.state === "passed").length;
     this.tables.replaceChildren(
       el("p", { class: "tt-summary" }, `${done} of ${this.course.modules.length} modules passing.`),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "#"), el("th", {}, "Module"), el("th", {}, "State"))),
