@@ -1,8 +1,8 @@
 // The page's handle on the Python worker: start it, send requests, and stop runaway code.
 // Stop tries the interrupt buffer first (needs cross-origin isolation); if Python has not taken the interrupt
-// within STOP_GRACE_MS, or has not finished WIND_DOWN_MS after taking it (or there is no buffer), it terminates the
-// worker and starts a fresh one. Requests carry the learner's files, so nothing has to be restored into the new
-// worker.
+// within STOP_GRACE_MS, or has not finished WIND_DOWN_MS after taking it and then not a second interrupt within
+// STOP_GRACE_MS (or there is no buffer), it terminates the worker and starts a fresh one. Requests carry the
+// learner's files, so nothing has to be restored into the new worker.
 
 const STOP_GRACE_MS = 1000;
 // After KeyboardInterrupt the harness still reports what ran before it (a milestone its partial curve): on a busy
@@ -179,7 +179,14 @@ export class PythonRuntime extends EventTarget {
     const started = performance.now();
     if (this.interrupt) {
       this.interrupt[0] = 2; // SIGINT: Python raises KeyboardInterrupt at its next check
-      if (await this.settles(pending, started)) {
+      let settled = await this.settles(pending, started, WIND_DOWN_MS);
+      // Taken and still running after the wind-down: one more interrupt tells code that catches KeyboardInterrupt
+      // (it takes this one too) from a Python that lost the first (it ends now) and one stuck outside Python's loop.
+      if (!settled && this.interrupt[0] === 0) {
+        this.interrupt[0] = 2;
+        settled = await this.settles(pending, performance.now(), STOP_GRACE_MS);
+      }
+      if (settled) {
         this.interrupt[0] = 0;
         return { how: "interrupt", ms: performance.now() - started, reason };
       }
@@ -197,13 +204,13 @@ export class PythonRuntime extends EventTarget {
    * so the page knows Python is alive and winding down, not stuck in compiled code. A request the worker has not
    * begun yet (it was still busy, e.g. saving its snapshot just after a first start) is not Python failing to
    * answer: the grace counts from when it began, and it takes the interrupt at its first step. */
-  settles(pending, started) {
+  settles(pending, started, windDownMs) {
     return new Promise((resolve) => {
       const poll = () => {
         if (this.pending !== pending) return resolve(true);
         const waiting = this.interrupt[0] === 0 || !pending.startedAt;
         const since = Math.max(started, pending.startedAt || started);
-        if (performance.now() - since > (waiting ? WIND_DOWN_MS : STOP_GRACE_MS)) return resolve(false);
+        if (performance.now() - since > (waiting ? windDownMs : STOP_GRACE_MS)) return resolve(false);
         setTimeout(poll, 10);
       };
       poll();

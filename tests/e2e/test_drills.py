@@ -83,7 +83,8 @@ def with_starter(prefix: str) -> str:
 def test_runaway_code_is_stopped_and_a_print_flood_keeps_the_page_responsive(server, browser_profile):
     """An endless loop in the learner's file stops at once on Stop (interrupt). A loop of 1024x1024 matmuls, where
     the interrupt cannot land inside NumPy's C code, is stopped within a few seconds by restarting Python, and so
-    is code that catches the interrupt and goes on (after the wind-down it was given), with a message that says so.
+    is code that catches the interrupt and goes on (after the wind-down it was given and a second interrupt), with a
+    message that says so. Code that catches only the first interrupt is stopped by the second, without a restart.
     A million printed lines leave the page answering within a second, and the output is cut with a note saying so."""
     page = open_module(browser_profile(), server.url + PAGE)
     looping = "# my work in progress\nwhile True:\n    pass\n"
@@ -104,6 +105,13 @@ def test_runaway_code_is_stopped_and_a_print_flood_keeps_the_page_responsive(ser
     how, took, said = start_then_stop(page, "Run scratch", 0.5)
     assert how == "restart" and 4 < took < 9, (how, took)  # the wind-down given after the interrupt, then a restart
     assert "took the interrupt and went on running" in said and "KeyboardInterrupt" in said, said
+    assert_intact_and_alive(page, looping)
+
+    catching_once = "try:\n    while True:\n        pass\nexcept KeyboardInterrupt:\n    pass\nwhile True:\n    pass\n"
+    page.evaluate("code => { window.tinytorch.workbench.scratch.text = code; }", catching_once)
+    how, took, said = start_then_stop(page, "Run scratch", 0.5)
+    assert how == "interrupt" and 4 < took < 9, (how, took)  # the second interrupt, after the wind-down
+    assert "Python was interrupted" in said, said
     assert_intact_and_alive(page, looping)
 
     page.evaluate("code => { window.tinytorch.workbench.scratch.text = code; }",

@@ -239,6 +239,7 @@ STOP_THEN_RESTART = """() => {
     window.steps = [];
     const stopAfter = async (code, ms) => {
         const running = runtime.request("run", {module: "01", learner: {}, code});
+        while (!runtime.pending) await new Promise((resolve) => setTimeout(resolve, 10)); // Python may be starting
         await new Promise((resolve) => setTimeout(resolve, ms));
         window.steps.push("stopping");
         const stopped = await runtime.stop();
