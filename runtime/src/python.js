@@ -203,7 +203,8 @@ export class PythonRuntime extends EventTarget {
   /** Whether the interrupted request settles in time. Pyodide zeroes the buffer when Python takes the interrupt,
    * so the page knows Python is alive and winding down, not stuck in compiled code. A request the worker has not
    * begun yet (it was still busy, e.g. saving its snapshot just after a first start) is not Python failing to
-   * answer: the grace counts from when it began, and it takes the interrupt at its first step. */
+   * answer: the grace counts from when it began, and it takes the interrupt at its first step. Either gets
+   * `windDownMs`; a Python that has not taken the interrupt gets STOP_GRACE_MS. */
   settles(pending, started, windDownMs) {
     return new Promise((resolve) => {
       const poll = () => {
