@@ -82,10 +82,13 @@ async function respond(request) {
   let path = url.pathname.slice(scope.pathname.length);
   if (path === "" || path.endsWith("/")) path += "index.html";
   let response;
-  if (path.startsWith(RUNTIME_PREFIX)) {
-    // Versioned and immutable: the browser's HTTP cache answers at once when online; the copy here serves offline.
+  if (path.startsWith(RUNTIME_PREFIX) && !/\.m?js$/.test(path)) {
+    // Versioned and immutable: the browser's HTTP cache answers at once when online (and Chromium keeps the
+    // runtime's compiled WebAssembly with it); the copy here serves offline.
     response = await fetch(request).catch(() => fromCache(path));
   } else {
+    // Scripts, the runtime's too, come from here first: Chromium keeps their compiled code with this cache's copy,
+    // never with a response passed through (Pyodide's 1 MB script compiles in 16 ms from it instead of 70-100 ms).
     response = (await fromCache(path)) || (await fetch(request).catch(() => null));
   }
   // Offline, an address the course does not have gets its 404 page (which finds the course root from there).
