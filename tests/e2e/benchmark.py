@@ -337,9 +337,11 @@ class Bench:
         interleaved with this build's, and their ratios."""
         modules = [curriculum.module("01"), curriculum.modules()[-1]]
         mine, theirs = {}, {}
-        for _ in range(self.runs):
-            for results, site, label in ((theirs, baseline, " (baseline)"), (mine, server, "")):
-                runs, self.runs = self.runs, 1  # one of each per round, rounds alternate the two builds
+        builds = ((theirs, baseline, " (baseline)"), (mine, server, ""))
+        for run in range(self.runs):
+            # The order swapped every round: a host that slows down within a round would favour the build first.
+            for results, site, label in builds if run % 2 == 0 else builds[::-1]:
+                runs, self.runs = self.runs, 1  # one of each per round
                 measured = {**self.visits(site, label), **self.navigation(site, label),
                             **self.test_latency(site, label, modules)}
                 for key, values in measured.items():

@@ -65,7 +65,8 @@ def start_then_stop(page, button: str, after_s: float) -> tuple[str, float, str]
     until the page said so, and the output panel's text."""
     page.evaluate("delete document.querySelector('.tt-workbench').dataset.lastStop")
     page.get_by_role("button", name=button, exact=True).click()
-    page.wait_for_function("window.tinytorch.runtime.state === 'busy'")
+    # Counted from when the worker began the run: just after a restart it may still be saving its snapshot.
+    page.wait_for_function("(window.tinytorch.runtime.pending || {}).startedAt !== undefined")
     time.sleep(after_s)
     pressed = time.monotonic()
     page.get_by_role("button", name="Stop", exact=True).click()
