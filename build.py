@@ -38,6 +38,8 @@ VENV = ROOT / ".venv"
 OFFLINE_ZIP = ROOT / "tinytorch-course-offline.zip"
 CACHE = Path(os.environ.get("TINYTORCH_CACHE", Path.home() / ".cache" / "tinytorch-browser"))
 PINS = ROOT / "runtime" / "pins.toml"
+STDLIB = "python_stdlib.zip"  # Pyodide's standard library, shipped compiled (runtime/precompile.mjs)
+STDLIB_ENTRY = "stdlib"  # its entry in the site's pyodide-lock.json, beside "packages"
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -150,16 +152,19 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
             lock["packages"][name] = {**entry, "sha256": hashlib.sha256(data).hexdigest()}
 
     wheels = [fetch(pin["url"], pin["sha256"], cache) for pin in pins["wheel"]]
-    compiled = precompiled(wheels, {**files, "pyodide-lock.json": json.dumps(official).encode()}, cache)
+    compiled, stdlib = precompiled(wheels, {**files, "pyodide-lock.json": json.dumps(official).encode()}, cache)
+    # The worker hands Pyodide its standard library (stdLibURL): the compiled one, under an address of its own.
+    files[STDLIB] = stdlib.read_bytes()
+    lock[STDLIB_ENTRY] = {"file_name": STDLIB, "sha256": sha256_of(stdlib)}
     for pin, path in zip(pins["wheel"], compiled):
         files[path.name] = path.read_bytes()
         lock["packages"][pin["name"]] = {
             "name": pin["name"], "version": path.name.split("-")[1], "file_name": path.name,
             "install_dir": "site", "sha256": sha256_of(path), "package_type": "package",
             "imports": pin["imports"], "depends": pin["depends"], "unvendored_tests": False, "shared_library": False}
-    for entry in lock["packages"].values():
-        # Every wheel shipped is the build's own bytes (trimmed, compiled), and pyodide/<version>/ is served as
-        # immutable: other bytes must come under another address, so the content's hash names the wheel.
+    for entry in [*lock["packages"].values(), lock[STDLIB_ENTRY]]:
+        # Every archive shipped is the build's own bytes (trimmed, compiled), and pyodide/<version>/ is served as
+        # immutable: other bytes must come under another address, so the content's hash names the archive.
         data = files.pop(entry["file_name"])
         entry["file_name"] = content_named(entry["file_name"], entry["sha256"])
         files[entry["file_name"]] = data
@@ -172,7 +177,10 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
 
 def content_named(file_name: str, sha256: str) -> str:
     """numpy-2.0.2-cp312-...whl -> numpy-2.0.2-0<8 hex of its sha256>-cp312-...whl (a wheel's build tag, which
-    must start with a digit)."""
+    must start with a digit); python_stdlib.zip -> python_stdlib-0<8 hex>.zip."""
+    if not file_name.endswith(".whl"):
+        stem, _, suffix = file_name.rpartition(".")
+        return f"{stem}-0{sha256[:8]}.{suffix}"
     name, version, rest = file_name.split("-", 2)
     return f"{name}-{version}-0{sha256[:8]}-{rest}"
 
@@ -214,10 +222,12 @@ def is_stored_twin(relative: str) -> bool:
     return len(parts) == 4 and parts[0] == "pyodide" and parts[2] == STORED
 
 
-def precompiled(wheels: list[Path], core: dict[str, bytes], cache: Path) -> list[Path]:
-    """The pure-Python wheels with bytecode instead of source, compiled once by the tab's own Python (in Node)."""
+def precompiled(wheels: list[Path], core: dict[str, bytes], cache: Path) -> tuple[list[Path], Path]:
+    """The pure-Python wheels and Pyodide's standard library with bytecode instead of source, compiled once by the
+    tab's own Python (in Node)."""
     key = hashlib.sha256("".join(sha256_of(w) for w in wheels).encode() + (ROOT / "runtime" / "precompile.mjs")
-                         .read_bytes() + core["pyodide.asm.wasm"][:1 << 16]).hexdigest()[:16]
+                         .read_bytes() + hashlib.sha256(core[STDLIB]).digest() + core["pyodide.asm.wasm"][:1 << 16]
+                         ).hexdigest()[:16]
     out = cache / f"precompiled-{key}"
     if not out.is_dir():
         with tempfile.TemporaryDirectory() as tmp:
@@ -226,7 +236,7 @@ def precompiled(wheels: list[Path], core: dict[str, bytes], cache: Path) -> list
             (Path(tmp) / "out").mkdir()
             _run("node", ROOT / "runtime" / "precompile.mjs", tmp, Path(tmp) / "out", *wheels)
             shutil.copytree(Path(tmp) / "out", out)
-    return [out / w.name for w in wheels]
+    return [out / w.name for w in wheels], out / STDLIB
 
 
 # --- the pieces of the site -------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ import path from "node:path";
 
 const [runtimeDir, courseZip, outZip] = process.argv.slice(2);
 const { loadPyodide } = await import(path.resolve(runtimeDir, "pyodide.mjs"));
-const py = await loadPyodide({ indexURL: path.resolve(runtimeDir) + "/", stdout: () => {}, stderr: console.error });
+const { stdlib } = JSON.parse(fs.readFileSync(path.join(runtimeDir, "pyodide-lock.json"), "utf8"));
+const py = await loadPyodide({ indexURL: path.resolve(runtimeDir) + "/", stdLibURL: path.resolve(runtimeDir,
+  stdlib.file_name), stdout: () => {}, stderr: console.error });
 await py.loadPackage("pytest", { messageCallback: () => {} });
 py.FS.writeFile("/tmp/course.zip", fs.readFileSync(courseZip));
 const rewritten = py.runPython(`

@@ -179,13 +179,13 @@ def test_compressed_copies_stay_out_of_the_precache_and_the_bundle(dist):
         assert not [n for n in bundle.namelist() if n.endswith((".br", ".gz")) or "/stored/" in n]
 
 
-def test_every_wheel_has_a_stored_twin_with_the_same_files_and_its_sha256_in_the_lock(dist):
-    """And every wheel is named by its content: pyodide/<version>/ is served as immutable, so the build's own bytes
+def test_every_wheel_and_the_standard_library_have_a_stored_twin_with_the_same_files_and_sha256s_in_the_lock(dist):
+    """And each is named by its content: pyodide/<version>/ is served as immutable, so the build's own bytes
     (trimmed, compiled) must never come under an address a browser has cached other bytes for."""
     runtime = next((dist / "pyodide").iterdir())
-    lock = json.loads((runtime / "pyodide-lock.json").read_text())["packages"]
-    for entry in lock.values():
-        assert f"-0{entry['sha256'][:8]}-" in entry["file_name"], entry["file_name"]
+    lock = json.loads((runtime / "pyodide-lock.json").read_text())
+    for entry in [*lock["packages"].values(), lock["stdlib"]]:
+        assert f"-0{entry['sha256'][:8]}" in entry["file_name"], entry["file_name"]
         assert build.sha256_of(runtime / entry["file_name"]) == entry["sha256"]
         twin = runtime / entry["stored_file_name"]
         assert build.sha256_of(twin) == entry["stored_sha256"]
@@ -193,6 +193,22 @@ def test_every_wheel_has_a_stored_twin_with_the_same_files_and_its_sha256_in_the
             assert [(i.filename, i.CRC) for i in wheel.infolist()] == [(i.filename, i.CRC) for i in stored.infolist()]
             assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
         assert (twin.parent / (twin.name + ".br")).stat().st_size < (runtime / entry["file_name"]).stat().st_size
+
+
+def test_the_standard_library_ships_as_bytecode_only(dist):
+    """Pyodide's python_stdlib.zip holds source, which the tab compiled at every start (about 1 s of a first
+    visit); the build ships it compiled by the tab's own Python (runtime/precompile.mjs), and nothing else."""
+    runtime = next((dist / "pyodide").iterdir())
+    assert not list(runtime.glob("python_stdlib.zip"))  # only under its content's name
+    lock = json.loads((runtime / "pyodide-lock.json").read_text())
+    with zipfile.ZipFile(runtime / lock["packages"]["pytest"]["file_name"]) as pytest_wheel:
+        magic = pytest_wheel.read(next(n for n in pytest_wheel.namelist() if n.endswith(".pyc")))[:4]
+    with zipfile.ZipFile(runtime / lock["stdlib"]["file_name"]) as stdlib:
+        names = stdlib.namelist()
+        compiled = [n for n in names if n.endswith(".pyc")]
+        assert len(compiled) > 500 and not [n for n in names if n.endswith(".py")]
+        assert {"json/__init__.pyc", "typing.pyc", "zipfile/__init__.pyc"} <= set(compiled)
+        assert {stdlib.read(n)[:4] for n in compiled} == {magic}  # the same Python as the wheels'
 
 
 def test_the_offline_bundle_holds_the_site_and_its_server(dist):

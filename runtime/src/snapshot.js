@@ -25,7 +25,7 @@ import { unzip, unzipInto } from "./unzip.js";
 import { openSnapshotStore } from "./snapshot-store.js";
 import { xxh32 } from "./checksum.js";
 
-const RECIPE = "v5"; // bump when what goes into a snapshot, or the loadPyodide options, change
+const RECIPE = "v6"; // bump when what goes into a snapshot, or the loadPyodide options, change
 const PURE_PACKAGES = ["pytest"]; // with their dependencies, from the runtime's lock file
 const NUMPY = "numpy";
 const SNAPSHOT = "memory-snapshot-"; // the start of every snapshot's name: a new one replaces all others
@@ -114,24 +114,43 @@ async function fetchOriginal(pyodideUrl, wheel) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** The build also ships each wheel with its files stored rather than deflated (the lock's `stored_file_name` and
- * `stored_sha256`), with a brotli copy beside it: one brotli stream over the whole archive is a quarter to a third
- * smaller than the wheel's own per-file deflate. Only worth it if the host sends it compressed (runtime/serve.py
- * does; a plain host sends it as it is, several times the wheel's size), so the headers decide: anything but a
- * compressed, intact twin (a plain host, offline, a mismatch) means the original wheel instead. */
-async function compressedTwin(pyodideUrl, wheel) {
-  if (!wheel.stored_file_name) return null;
+/** The build also ships each wheel, and the standard library, with its files stored rather than deflated (the
+ * lock's `stored_file_name` and `stored_sha256`), with a brotli copy beside it: one brotli stream over the whole
+ * archive is a quarter to a third smaller than the archive's own per-file deflate. Only worth it if the host sends
+ * it compressed (runtime/serve.py does; a plain host sends it as it is, several times the archive's size), so the
+ * headers decide: anything but a compressed, intact twin (a plain host, offline, a mismatch) means the original
+ * archive instead. */
+async function compressedTwin(pyodideUrl, archive) {
+  if (!archive.stored_file_name) return null;
   const asked = new AbortController();
   try {
-    const response = await fetch(pyodideUrl + wheel.stored_file_name, { signal: asked.signal });
+    const response = await fetch(pyodideUrl + archive.stored_file_name, { signal: asked.signal });
     if (!response.ok || !response.headers.get("content-encoding")) {
       asked.abort(); // before the body comes
       return null;
     }
     const bytes = new Uint8Array(await response.arrayBuffer());
-    return (await sha256(bytes)) === wheel.stored_sha256 ? bytes : null;
+    return (await sha256(bytes)) === archive.stored_sha256 ? bytes : null;
   } catch {
     return null;
+  }
+}
+
+// Where Pyodide writes the standard library's zip (/lib/python312.zip). A saved Python holds zipimport's table of
+// that zip's contents, so the snapshot keeps the very zip it was made with (the twin and the build's zip differ).
+const isStdlibZip = (path) => /^\/lib\/python\d+\.zip$/.test(path);
+
+/** loadPyodide with the build's compiled standard library (the lock's `stdlib`). Pyodide fetches it itself, from
+ * `stdLibURL`; while it starts, that one request is answered with `bytes` (a promise: the stored twin, or the zip
+ * a snapshot kept) when there are any, else it goes on to the build's zip. */
+async function loadWithStdlib(loadPyodide, options, stdlibUrl, bytes) {
+  const fetch = self.fetch;
+  self.fetch = (input, init) => (String(input instanceof Request ? input.url : input) === stdlibUrl
+    ? bytes.then((kept) => (kept ? new Response(kept) : fetch(input, init))) : fetch(input, init));
+  try {
+    return await loadPyodide({ ...options, stdLibURL: stdlibUrl });
+  } finally {
+    self.fetch = fetch;
   }
 }
 
@@ -291,7 +310,9 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
   const storeOpened = openSnapshotStore(pyodideVersion, pyodideUrl); // while the package list comes
   const response = await fetch(`${pyodideUrl}pyodide-lock.json`);
   if (!response.ok) throw new Error(`could not load the runtime's package list (${response.status})`);
-  const { packages } = await response.json();
+  const { packages, stdlib } = await response.json();
+  const stdlibUrl = new URL(pyodideUrl + stdlib.file_name, self.location.href).href;
+  const load = (stdlibBytes, more) => loadWithStdlib(loadPyodide, { ...options, ...more }, stdlibUrl, stdlibBytes);
   const pure = wheelsOf(packages, PURE_PACKAGES);
   const numpy = wheelsOf(packages, [NUMPY]);
   const fetchWheels = (wheels) => wheels.map((w) => {
@@ -314,13 +335,14 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
     let damaged = false; // then it is only deleted: a snapshot made anew may well restore
     const restored = store.read(name).then(unpack);
     restored.then(() => mark("snapshotRead"), () => { damaged = true; });
+    const keptStdlib = restored.then(({ files }) => files.find((f) => isStdlibZip(f.path)).data, () => null);
     const numpyBytes = holds === "numpy" ? [] : fetchWheels(numpy);
     let py;
     try {
-      py = await loadPyodide({ ...options, _loadSnapshot: restored.then((r) => r.snapshot) });
+      py = await load(keptStdlib, { _loadSnapshot: restored.then((r) => r.snapshot) });
       mark("restored");
       const { description, snapshot, files } = await restored;
-      writeFiles(py, files);
+      writeFiles(py, files.filter((f) => !isStdlibZip(f.path))); // Pyodide has just written the zip
       mark("files");
       if (holds === "numpy") {
         await replayLibraries(py, description, snapshot);
@@ -345,7 +367,7 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
 
   const pureBytes = fetchWheels(pure);
   const numpyBytes = fetchWheels(numpy);
-  const py = await loadPyodide({ ...options, _makeSnapshot: Boolean(store) });
+  const py = await load(compressedTwin(pyodideUrl, stdlib), { _makeSnapshot: Boolean(store) });
   const tableAtStart = py._module.wasmTable.length; // a restore starts with this table: NumPy must go after it
   mark("started");
   const installed = await installAll(py, pureBytes);
@@ -375,7 +397,8 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
   const saveSnapshot = async () => {
     if (!snapshot) return;
     try {
-      const files = installed.map((path) => ({ path, data: py.FS.readFile(path) }));
+      const stdlibZip = py.FS.readdir("/lib").map((name) => `/lib/${name}`).find(isStdlibZip);
+      const files = [...installed, stdlibZip].map((path) => ({ path, data: py.FS.readFile(path) }));
       if (holds === "numpy") files.push(...preparedFiles);
       await store.write(name, pack(description, snapshot, files));
       await store.removeOthers(SNAPSHOT, name); // a snapshot of an earlier course, or earlier wheels

@@ -23,17 +23,30 @@ def visit(browser_profile, url, requests: list | None = None):
     return context, page, page.evaluate("window.tinytorch.runtime.timings.pythonFrom")
 
 
-def random_draw(page) -> str:
-    return page.evaluate("""async () => {
+def run(page, code: str) -> str:
+    """What `code` printed in the page's Python (or its error)."""
+    return page.evaluate("""async (code) => {
         let out = "";
-        const reply = await window.tinytorch.runtime.request("run", {module: "01", learner: {},
-            code: "import random, numpy\\nprint(random.random(), numpy.random.random())"},
+        const reply = await window.tinytorch.runtime.request("run", {module: "01", learner: {}, code},
             {onOutput: (chunks) => chunks.forEach((c) => { out += c.text; })});
-        return reply.ok ? out : reply.error; }""")
+        return reply.ok ? out : reply.error; }""", code)
+
+
+def random_draw(page) -> str:
+    return run(page, "import random, numpy\nprint(random.random(), numpy.random.random())")
+
+
+# A module of the standard library nothing imports before the snapshot: it comes from the zip the snapshot kept (its
+# Python holds zipimport's table of that zip), compiled.
+FIRST_IMPORT = """import sys
+assert "colorsys" not in sys.modules
+import colorsys
+print(colorsys.__file__, colorsys.rgb_to_hsv(0.0, 0.0, 1.0))"""
 
 
 def test_a_later_visit_restores_the_snapshot_and_runs_tests_on_it(server, browser_profile):
-    """...and reads no wheel: the files the wheels installed are saved with the snapshot."""
+    """...and reads no wheel and no standard library: the files the wheels installed and the standard library's zip
+    are saved with the snapshot."""
     first = []
     context, page, started_from = visit(browser_profile, server.url + MODULE, first)
     assert started_from == "start" and any(".whl" in url for url in first)
@@ -46,8 +59,9 @@ def test_a_later_visit_restores_the_snapshot_and_runs_tests_on_it(server, browse
         later = []
         context, page, started_from = visit(browser_profile, server.url + MODULE, later)
         assert started_from == "snapshot"
-        assert not [url for url in later if ".whl" in url]
+        assert not [url for url in later if ".whl" in url or "python_stdlib" in url]
         draws.append(random_draw(page))
+        assert run(page, FIRST_IMPORT) == "/lib/python312.zip/colorsys.pyc (0.6666666666666666, 1.0, 1.0)\n"
         context.close()
     assert draws[0] != draws[1], "every restore must reseed Python's random state"
 
@@ -157,27 +171,28 @@ def test_the_snapshot_holds_numpy_and_one_that_fails_its_checks_means_a_normal_s
     assert run_tests(page)["state"] == "passed"  # the reference, saved in the visit before
 
 
-def wheels_sent(host, browser_profile, folder) -> list[tuple[str, str, bool]]:
-    """Open a module page on `host` in a fresh profile and check NumPy works; [(wheel file name, encoding, whether
-    from stored/)] as the server sent them."""
+def archives_sent(host, browser_profile, folder) -> list[tuple[str, str, bool]]:
+    """Open a module page on `host` in a fresh profile and check NumPy works; [(file name, encoding, whether from
+    stored/)] of the wheels and the standard library's zip as the server sent them."""
     with SentBytes(host) as sent:
         page = open_module(browser_profile(folder), host.url + MODULE)
         assert page.evaluate("""async () => (await window.tinytorch.runtime.request("run", {module: "01",
             learner: {}, code: "import numpy\\nassert numpy.arange(4).sum() == 6"})).ok""")
     return [(path.rsplit("/", 1)[1], encoding, "/stored/" in path) for _, encoding, path in sent.sent
-            if path.endswith(".whl")]
+            if "/pyodide/" in path and path.endswith((".whl", ".zip"))]
 
 
-def test_wheels_come_as_compressed_stored_twins_where_the_host_compresses_and_as_they_are_elsewhere(
+def test_wheels_and_the_standard_library_come_as_compressed_stored_twins_where_the_host_compresses(
         server, plain_server, browser_profile, tmp_path):
-    """The build ships each wheel again with its files stored (pyodide/<v>/stored/) and a brotli copy, a quarter to
-    a third smaller on the wire. serve.py sends that copy, so the worker uses the twins and never the originals; a
-    plain host would send the twin as it is (several times the wheel), so there the worker takes the originals."""
-    compressed = wheels_sent(server, browser_profile, tmp_path / "compressed")
+    """The build ships each wheel, and the standard library, again with its files stored (pyodide/<v>/stored/) and a
+    brotli copy, a quarter to a third smaller on the wire. serve.py sends that copy, so the worker uses the twins and
+    never the originals; a plain host would send the twin as it is (several times the archive), so there the worker
+    takes the originals."""
+    compressed = archives_sent(server, browser_profile, tmp_path / "compressed")
     names = {name for name, *_ in compressed}
-    assert "pytest" in " ".join(names) and "numpy" in " ".join(names)
+    assert all(part in " ".join(names) for part in ("pytest", "numpy", "python_stdlib")), names
     assert all(encoding == "br" and stored for _, encoding, stored in compressed), compressed
-    plain = wheels_sent(plain_server, browser_profile, tmp_path / "plain")
+    plain = archives_sent(plain_server, browser_profile, tmp_path / "plain")
     assert {name for name, _, stored in plain if not stored} == names, plain
 
 
@@ -191,7 +206,7 @@ def test_a_twin_that_is_not_the_wheel_it_names_is_not_used(built_site, browser_p
     handler.translate_path = lambda h, path: answer(h, re.sub(r"/stored/numpy-[^?]*", f"/stored/{pytest_twin}",
                                                               path))
     try:
-        sent = wheels_sent(host, browser_profile, tmp_path / "swapped")
+        sent = archives_sent(host, browser_profile, tmp_path / "swapped")
     finally:
         host.stop()
     numpy = [(encoding, stored) for name, encoding, stored in sent if name.startswith("numpy-")]
