@@ -135,6 +135,7 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
         for name in core["files"]:
             files[name] = tar.extractfile(f"package/{name}").read()
     official = json.loads(files.pop("pyodide-lock.json"))
+    pyodide = {**files, "pyodide-lock.json": json.dumps(official).encode()}  # what runs Python in Node
     lock = {"info": official["info"], "packages": {}}
 
     carrier = pins["carrier"]
@@ -149,19 +150,22 @@ def runtime_files(pins: dict, cache: Path = CACHE) -> tuple[dict[str, bytes], di
             if carrier.get("leave_out"):
                 data = repacked(data, zipfile.ZIP_DEFLATED, carrier["leave_out"])
             files[entry["file_name"]] = data
-            lock["packages"][name] = {**entry, "sha256": hashlib.sha256(data).hexdigest()}
+            lock["packages"][name] = dict(entry)
 
-    wheels = [fetch(pin["url"], pin["sha256"], cache) for pin in pins["wheel"]]
-    compiled, stdlib = precompiled(wheels, {**files, "pyodide-lock.json": json.dumps(official).encode()}, cache)
-    # The worker hands Pyodide its standard library (stdLibURL): the compiled one, under an address of its own.
-    files[STDLIB] = stdlib.read_bytes()
-    lock[STDLIB_ENTRY] = {"file_name": STDLIB, "sha256": sha256_of(stdlib)}
-    for pin, path in zip(pins["wheel"], compiled):
-        files[path.name] = path.read_bytes()
+    for pin in pins["wheel"]:
+        wheel = fetch(pin["url"], pin["sha256"], cache)
+        files[wheel.name] = wheel.read_bytes()
         lock["packages"][pin["name"]] = {
-            "name": pin["name"], "version": path.name.split("-")[1], "file_name": path.name,
-            "install_dir": "site", "sha256": sha256_of(path), "package_type": "package",
-            "imports": pin["imports"], "depends": pin["depends"], "unvendored_tests": False, "shared_library": False}
+            "name": pin["name"], "version": wheel.name.split("-")[1], "file_name": wheel.name,
+            "install_dir": "site", "package_type": "package", "imports": pin["imports"], "depends": pin["depends"],
+            "unvendored_tests": False, "shared_library": False}
+    # Every wheel's Python, and the standard library's, compiled here once rather than in the tab at every start.
+    wheels = {entry["file_name"]: files[entry["file_name"]] for entry in lock["packages"].values()}
+    files.update(precompiled(wheels, pyodide, cache))
+    for entry in lock["packages"].values():
+        entry["sha256"] = hashlib.sha256(files[entry["file_name"]]).hexdigest()
+    # The worker hands Pyodide its standard library (stdLibURL): the compiled one, under an address of its own.
+    lock[STDLIB_ENTRY] = {"file_name": STDLIB, "sha256": hashlib.sha256(files[STDLIB]).hexdigest()}
     for entry in [*lock["packages"].values(), lock[STDLIB_ENTRY]]:
         # Every archive shipped is the build's own bytes (trimmed, compiled), and pyodide/<version>/ is served as
         # immutable: other bytes must come under another address, so the content's hash names the archive.
@@ -222,21 +226,23 @@ def is_stored_twin(relative: str) -> bool:
     return len(parts) == 4 and parts[0] == "pyodide" and parts[2] == STORED
 
 
-def precompiled(wheels: list[Path], core: dict[str, bytes], cache: Path) -> tuple[list[Path], Path]:
-    """The pure-Python wheels and Pyodide's standard library with bytecode instead of source, compiled once by the
-    tab's own Python (in Node)."""
-    key = hashlib.sha256("".join(sha256_of(w) for w in wheels).encode() + (ROOT / "runtime" / "precompile.mjs")
-                         .read_bytes() + hashlib.sha256(core[STDLIB]).digest() + core["pyodide.asm.wasm"][:1 << 16]
-                         ).hexdigest()[:16]
-    out = cache / f"precompiled-{key}"
+def precompiled(wheels: dict[str, bytes], core: dict[str, bytes], cache: Path) -> dict[str, bytes]:
+    """The wheels (by file name) and Pyodide's standard library (STDLIB) with bytecode instead of source, compiled
+    once by the tab's own Python (in Node)."""
+    recipe = hashlib.sha256((ROOT / "runtime" / "precompile.mjs").read_bytes() + core["pyodide.asm.wasm"][:1 << 16])
+    for name, data in sorted({**wheels, STDLIB: core[STDLIB]}.items()):
+        recipe.update(name.encode() + hashlib.sha256(data).digest())
+    out = cache / f"precompiled-{recipe.hexdigest()[:16]}"
     if not out.is_dir():
         with tempfile.TemporaryDirectory() as tmp:
-            for name, data in core.items():
+            for name, data in {**core, **{f"wheels/{n}": d for n, d in wheels.items()}}.items():
+                (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
                 (Path(tmp) / name).write_bytes(data)
             (Path(tmp) / "out").mkdir()
-            _run("node", ROOT / "runtime" / "precompile.mjs", tmp, Path(tmp) / "out", *wheels)
+            _run("node", ROOT / "runtime" / "precompile.mjs", tmp, Path(tmp) / "out",
+                 *(Path(tmp) / "wheels" / name for name in wheels))
             shutil.copytree(Path(tmp) / "out", out)
-    return [out / w.name for w in wheels], out / STDLIB
+    return {name: (out / name).read_bytes() for name in [*wheels, STDLIB]}
 
 
 # --- the pieces of the site -------------------------------------------------------------------------------------
