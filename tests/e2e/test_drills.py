@@ -65,7 +65,7 @@ def start_then_stop(page, button: str, after_s: float) -> tuple[str, float, str]
     until the page said so, and the output panel's text."""
     page.evaluate("delete document.querySelector('.tt-workbench').dataset.lastStop")
     page.get_by_role("button", name=button, exact=True).click()
-    # Counted from when the worker began the run: just after a restart it may still be saving its snapshot.
+    # Counted from when the worker began the run: just after a normal start it may still be saving its snapshot.
     page.wait_for_function("(window.tinytorch.runtime.pending || {}).startedAt !== undefined")
     time.sleep(after_s)
     pressed = time.monotonic()
@@ -111,7 +111,7 @@ def test_runaway_code_is_stopped_and_a_print_flood_keeps_the_page_responsive(ser
     catching_once = "try:\n    while True:\n        pass\nexcept KeyboardInterrupt:\n    pass\nwhile True:\n    pass\n"
     page.evaluate("code => { window.tinytorch.workbench.scratch.text = code; }", catching_once)
     how, took, said = start_then_stop(page, "Run scratch", 0.5)
-    assert how == "interrupt" and 4 < took < 9, (how, took)  # the second interrupt, after the wind-down
+    assert how == "interrupt" and 4 < took < 9, (how, took, said)  # the second interrupt, after the wind-down
     assert "Python was interrupted" in said, said
     assert_intact_and_alive(page, looping)
 

@@ -254,7 +254,8 @@ STOP_THEN_RESTART = """() => {
     window.steps = [];
     const stopAfter = async (code, ms) => {
         const running = runtime.request("run", {module: "01", learner: {}, code});
-        while (!runtime.pending) await new Promise((resolve) => setTimeout(resolve, 10)); // Python may be starting
+        // Counted from when the worker began the run: Python may still be starting, or busy just after its start.
+        while (!(runtime.pending || {}).startedAt) await new Promise((resolve) => setTimeout(resolve, 10));
         await new Promise((resolve) => setTimeout(resolve, ms));
         window.steps.push("stopping");
         const stopped = await runtime.stop();
