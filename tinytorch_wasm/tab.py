@@ -9,6 +9,7 @@ import importlib
 import io
 import json
 import pkgutil
+import signal
 import sys
 from pathlib import Path
 
@@ -45,9 +46,18 @@ def _assemble(module: str, learner: dict) -> dict:
     return assemble(PACKAGE_DIR, learner, upto=module)
 
 
+def _stop_taken(signum, frame):
+    """Python's SIGINT handler in the tab: tells the page that Python took its Stop and is winding down, then raises
+    KeyboardInterrupt as Python's own handler does. A Python that took the interrupt without raising it (seen on
+    freshly started Pythons, cause unknown) says nothing, and the page interrupts it again (runtime/src/python.js)."""
+    host.emit("stop-taken", {})
+    raise KeyboardInterrupt
+
+
 def warm_up() -> dict:
     builtins.input = _no_input
     sys.stdin = _NoStdin()
+    signal.signal(signal.SIGINT, _stop_taken)
     import _pytest
     import numpy  # noqa: F401 - imported now so the first click is fast
     from . import kernels  # noqa: F401 - and so the integrity fingerprint covers the compiled kernels' Python side

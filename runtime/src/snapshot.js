@@ -335,7 +335,7 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
     let damaged = false; // then it is only deleted: a snapshot made anew may well restore
     const restored = store.read(name).then(unpack);
     restored.then(() => mark("snapshotRead"), () => { damaged = true; });
-    const keptStdlib = restored.then(({ files }) => files.find((f) => isStdlibZip(f.path)).data, () => null);
+    const keptStdlib = restored.then(({ files }) => files.find((f) => isStdlibZip(f.path))?.data, () => null);
     const numpyBytes = holds === "numpy" ? [] : fetchWheels(numpy);
     let py;
     try {
@@ -369,6 +369,9 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
   const numpyBytes = fetchWheels(numpy);
   const py = await load(compressedTwin(pyodideUrl, stdlib), { _makeSnapshot: Boolean(store) });
   const tableAtStart = py._module.wasmTable.length; // a restore starts with this table: NumPy must go after it
+  // Read before any learner code can write to it: a snapshot keeps the zip its Python was started with.
+  const stdlibZip = py.FS.readdir("/lib").map((name) => `/lib/${name}`).find(isStdlibZip);
+  const stdlibFile = store ? { path: stdlibZip, data: py.FS.readFile(stdlibZip) } : null;
   mark("started");
   const installed = await installAll(py, pureBytes);
   py.runPython(IMPORT_PYTEST);
@@ -397,8 +400,7 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
   const saveSnapshot = async () => {
     if (!snapshot) return;
     try {
-      const stdlibZip = py.FS.readdir("/lib").map((name) => `/lib/${name}`).find(isStdlibZip);
-      const files = [...installed, stdlibZip].map((path) => ({ path, data: py.FS.readFile(path) }));
+      const files = [...installed.map((path) => ({ path, data: py.FS.readFile(path) })), stdlibFile];
       if (holds === "numpy") files.push(...preparedFiles);
       await store.write(name, pack(description, snapshot, files));
       await store.removeOthers(SNAPSHOT, name); // a snapshot of an earlier course, or earlier wheels

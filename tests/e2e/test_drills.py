@@ -85,13 +85,24 @@ def test_runaway_code_is_stopped_and_a_print_flood_keeps_the_page_responsive(ser
     """An endless loop in the learner's file stops at once on Stop (interrupt). A loop of 1024x1024 matmuls, where
     the interrupt cannot land inside NumPy's C code, is stopped within a few seconds by restarting Python, and so
     is code that catches the interrupt and goes on (after the wind-down it was given and a second interrupt), with a
-    message that says so. Code that catches only the first interrupt is stopped by the second, without a restart.
+    message that says so. Code that catches only the first interrupt is stopped by the second, without a restart, and
+    so is a Python that took the first without raising it (at once, without a wind-down).
     A million printed lines leave the page answering within a second, and the output is cut with a note saying so."""
     page = open_module(browser_profile(), server.url + PAGE)
     looping = "# my work in progress\nwhile True:\n    pass\n"
     set_editor(page, looping)
     how, took, said = start_then_stop(page, "Run", 0.5)
     assert how == "interrupt" and took < 2 and "Python was interrupted" in said
+    assert_intact_and_alive(page, looping)
+
+    # A Python that takes an interrupt without raising it (seen on freshly started Pythons; here a SIGINT handler
+    # drops one) gets the second after STOP_GRACE_MS, not after the wind-down.
+    losing_once = ("import signal\nstop_taken = signal.getsignal(signal.SIGINT)\n"
+                   "signal.signal(signal.SIGINT, lambda *_: signal.signal(signal.SIGINT, stop_taken))\n"
+                   "while True:\n    pass\n")
+    page.evaluate("code => { window.tinytorch.workbench.scratch.text = code; }", losing_once)
+    how, took, said = start_then_stop(page, "Run scratch", 0.5)
+    assert how == "interrupt" and took < 3 and "Python was interrupted" in said, (how, took, said)
     assert_intact_and_alive(page, looping)
 
     page.evaluate("code => { window.tinytorch.workbench.scratch.text = code; }", MATMUL_LOOP)
