@@ -1,7 +1,7 @@
 // Build step (run by build.py with Node): write a brotli (`.br`) and a gzip (`.gz`) copy beside every file of the
 // site worth compressing, so a server can send the smaller one with the right Content-Encoding (runtime/serve.py
-// does) instead of compressing on every request. Node's own zlib compresses; outputs are cached by content hash,
-// since the big files (the Python runtime) rarely change.
+// does) instead of compressing on every request. Node's own zlib compresses; outputs are cached by content hash
+// and this script, since the big files (the Python runtime) rarely change.
 //
 //   node runtime/compress.mjs SITE_DIR CACHE_DIR
 import crypto from "node:crypto";

@@ -5,9 +5,9 @@
 //
 // Each wheel (NumPy's too: its compiled libraries stay as they are), and Pyodide's standard library
 // (PYODIDE_DIR/python_stdlib.zip: Python compiled the modules it imports from there at every start, about 1 s of a
-// first visit), is rewritten into OUT_DIR with
-// `module.pyc` in place of `module.py` (bytecode where the source was, which Python imports directly), hash-based
-// and with fixed timestamps, so the same input always gives the same bytes.
+// first visit), is rewritten into OUT_DIR with `module.pyc` in place of `module.py` (bytecode where the source was,
+// which Python imports directly), hash-based and with fixed timestamps, so the same input always gives the same
+// bytes.
 import fs from "node:fs";
 import path from "node:path";
 

@@ -213,7 +213,8 @@ export class PythonRuntime extends EventTarget {
    * knows it is winding down, not stuck in compiled code or past an interrupt it lost. A request the worker has not
    * begun yet (it was still busy, e.g. saving its snapshot just after a first start) is not Python failing to
    * answer: the grace counts from when it began, and it takes the interrupt at its first step. Either gets
-   * `windDownMs`; a Python that has not raised it gets STOP_GRACE_MS. */
+   * `windDownMs`; a Python that has not raised it gets STOP_GRACE_MS, and one that took the interrupt without
+   * raising it is interrupted again every RETRY_MS meanwhile. */
   settles(pending, started, windDownMs) {
     let sent = performance.now();
     return new Promise((resolve) => {

@@ -96,7 +96,7 @@ def test_runaway_code_is_stopped_and_a_print_flood_keeps_the_page_responsive(ser
     assert_intact_and_alive(page, looping)
 
     # A Python that takes an interrupt without raising it (seen on freshly started Pythons; here a SIGINT handler
-    # drops one) gets the second after STOP_GRACE_MS, not after the wind-down.
+    # drops one) is interrupted again within RETRY_MS, not after the wind-down.
     losing_once = ("import signal\nstop_taken = signal.getsignal(signal.SIGINT)\n"
                    "signal.signal(signal.SIGINT, lambda *_: signal.signal(signal.SIGINT, stop_taken))\n"
                    "while True:\n    pass\n")
