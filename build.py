@@ -249,7 +249,8 @@ def precompiled(wheels: dict[str, bytes], core: dict[str, bytes], cache: Path) -
 def bundle_front_end(out: Path) -> None:
     """The page script and the worker, bundled by runtime/bundle.mjs with esbuild (packages from package-lock.json)."""
     _run("node", ROOT / "runtime" / "bundle.mjs", out)
-    shutil.copy(ROOT / "runtime" / "src" / "course.css", out / "course.css")
+    for sheet in ("course.css", "embed.css"):
+        shutil.copy(ROOT / "runtime" / "src" / sheet, out / sheet)
     shutil.copy(ROOT / "node_modules" / "uplot" / "dist" / "uPlot.min.css", out / "uplot.css")
 
 

@@ -1,7 +1,7 @@
 // Code blocks written ```{.python .tt-run} in a lesson get two buttons: run the measurement with the learner's
 // package (their file of this module as the editor holds it), or with this module's reference, so that a
 // measurement also runs for someone who has not solved the module (a deep link from lecture slides). Output and
-// charts appear under the block.
+// charts appear under the code.
 import { ChartBoard } from "./charts.js";
 import { el, OutputPanel } from "./ui.js";
 
@@ -46,6 +46,8 @@ export function makeRunnable(workbench) {
       onclick: () => run(true), title: `Run it on the course's reference implementation of module ${workbench.module.id}` },
     "Run with the reference");
     buttons.push(mine, reference);
-    block.after(el("div", { class: "tt-experiment" }, el("div", { class: "tt-buttons" }, mine, reference), result));
+    // Inside the block, not after it: a new child of the lesson itself restyles the whole lesson (material's rules
+    // on its children's order), a new child of the block only the block.
+    block.append(el("div", { class: "tt-experiment" }, el("div", { class: "tt-buttons" }, mine, reference), result));
   }
 }

@@ -27,15 +27,16 @@ export function mountPalette(form = document.querySelector("[data-tt-palette]"))
     const color = { media, scheme, primary, accent };
     const changed = Object.entries(color).filter(([key, value]) =>
       document.body.getAttribute(`data-md-color-${key}`) !== value);
-    if (changed.length) { // as material does: no colour transitions while the whole page changes colour
-      document.body.setAttribute("data-md-color-switching", "");
-      for (const [key, value] of changed) document.body.setAttribute(`data-md-color-${key}`, value);
-      // Removed once a frame has been styled with it (material forces a restyle instead, the cost this file avoids).
+    // As material does: no colour transitions while the page changes colour. Only where a colour changes: the mark
+    // restyles every element twice, and a first visit in the light scheme only records which media query it follows.
+    const recolours = changed.some(([key]) => key !== "media");
+    if (recolours) document.body.setAttribute("data-md-color-switching", "");
+    for (const [key, value] of changed) document.body.setAttribute(`data-md-color-${key}`, value);
+    if (recolours) { // removed once a frame has been styled with it (material forces a restyle instead)
       const done = () => document.body.removeAttribute("data-md-color-switching");
       requestAnimationFrame(() => requestAnimationFrame(done));
     }
     savePalette({ index: next, color });
-    colorSchemeMeta(scheme);
   };
   form.addEventListener("change", (event) => choose(inputs.indexOf(event.target)));
   form.addEventListener("keydown", (event) => { // Enter switches, as in material (Space and arrows are the radio's)
@@ -46,12 +47,4 @@ export function mountPalette(form = document.querySelector("[data-tt-palette]"))
     inputs[next].focus();
   });
   choose(index);
-}
-
-// The browser's own colours (scroll bars, form controls) follow the palette, as material's stylesheet does for the
-// page's: "default" is light, "slate" dark. (The header's colour, theme-color, is the same in both: site/overrides.)
-function colorSchemeMeta(scheme) {
-  let meta = document.head.querySelector('meta[name="color-scheme"]');
-  if (!meta) document.head.append(meta = Object.assign(document.createElement("meta"), { name: "color-scheme" }));
-  meta.content = scheme === "slate" ? "dark" : "light";
 }
