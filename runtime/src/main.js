@@ -126,7 +126,12 @@ async function mount(selector, node, leaving) {
     const names = (here && here.artifacts) || [];
     python.attach = names.length ? async () => ({ artifacts: await shared.artifacts.forRequest(names) }) : null;
   }
-  const part = await panels[selector].mount(node, context);
+  let part;
+  try {
+    part = await panels[selector].mount(node, context);
+  } finally {
+    if (needsPython) python.pageSettled(); // set up (or failed): Python's first start may take the machine now
+  }
   if (signal.aborted) return part; // left while it was being set up
   // Exposed for the curious learner's console and for the browser tests.
   window.tinytorch = { ...context, runtime: python, ...part };

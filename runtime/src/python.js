@@ -46,11 +46,19 @@ export class PythonRuntime extends EventTarget {
     this.state = "idle"; // idle | starting | ready | busy | failed
     this.pending = null; // {id, resolve, onOutput, onEvent}
     this.nextId = 1;
+    this.pageIsSettled = false; // told to each worker: a first start compiles Python only then (pageSettled)
     this.workersStarted = 0; // how many times Python was started in this tab (moving between pages must not add one)
     this.isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer !== "undefined";
     // WebKitGTK, for one, is cross-origin isolated and still has no SharedArrayBuffer: then the browser, not the
     // host, is why there is no interrupt.
     this.noSharedMemory = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "undefined";
+  }
+
+  /** The page has laid itself out: a first start of Python may now compile it (runtime/src/snapshot.js). */
+  pageSettled() {
+    if (this.pageIsSettled) return;
+    this.pageIsSettled = true;
+    if (this.worker) this.worker.postMessage({ type: "page-settled" });
   }
 
   start() {
@@ -71,6 +79,7 @@ export class PythonRuntime extends EventTarget {
     this.worker.onerror = (event) => this.crashed(event.message || "the Python worker stopped unexpectedly");
     this.setState("starting");
     if (this.interrupt) this.worker.postMessage({ type: "interrupt-buffer", buffer: this.interrupt });
+    if (this.pageIsSettled) this.worker.postMessage({ type: "page-settled" });
     for (const event of early ? early.events : []) {
       if (event.type === "error") this.worker.onerror(event);
       else this.worker.onmessage(event);

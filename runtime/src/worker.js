@@ -71,6 +71,13 @@ function siteUrls() {
     restoreSnapshot: here.searchParams.get("snapshot") !== "off" };
 }
 
+// A first start waits for the page to say it has settled before compiling Python (runtime/src/snapshot.js says
+// why); never longer than this, whatever becomes of the page.
+const PAGE_SETTLED_LATEST_MS = 3000;
+let pageHasSettled;
+const pageSettled = new Promise((resolve) => { pageHasSettled = resolve; });
+setTimeout(pageHasSettled, PAGE_SETTLED_LATEST_MS);
+
 let interruptBuffer = null; // sent by the page when it is cross-origin isolated; applied once Python exists
 
 function setInterruptBuffer(buffer) {
@@ -103,7 +110,7 @@ async function boot({ pyodideUrl, pyodideVersion, courseVersion, courseUrl, rest
   const { py, from, holds, timings: start, saveSnapshot } = await startPython(loadPyodide, { pyodideUrl,
     pyodideVersion, options, prepare: (py) => prepareCourse(py, fetchCourse()), prepared: `course-${courseVersion}`,
     willPrepare: () => fetchCourse().catch(() => {}), // awaited by prepare
-    restore: restoreSnapshot });
+    restore: restoreSnapshot, pageSettled });
   timings.python = performance.now() - started;
   Object.assign(timings, { pythonFrom: from, snapshotHolds: holds, start });
 
@@ -195,6 +202,7 @@ function tamperedReply(action, changed) {
 self.onmessage = (event) => {
   const message = event.data;
   if (message.type === "interrupt-buffer") setInterruptBuffer(message.buffer);
+  else if (message.type === "page-settled") pageHasSettled();
   else if (message.type === "request") run(message); // the page sends requests only once it heard "ready"
 };
 
