@@ -43,10 +43,8 @@ const outDir = process.argv[2];
 const src = path.resolve(import.meta.dirname, "src");
 const common = { bundle: true, format: "esm", minify: true, sourcemap: true, target: "es2020", logLevel: "warning",
                  plugins: [encodeSvgNamespace, noFallbackHost, watPlugin] };
-// The page script and its chunks run most of their functions as a page starts: V8 compiles them all on a background
-// thread as they download (explicit compile hints, as for material's script: site/hooks/compile_hints.py).
 await esbuild.build({ ...common, entryPoints: [path.join(src, "main.js")], splitting: true,
-                      chunkNames: "chunk-[hash]", outdir: outDir, banner: { js: "//# allFunctionsCalledOnLoad" } });
+                      chunkNames: "chunk-[hash]", outdir: outDir });
 await esbuild.build({ ...common, entryPoints: [path.join(src, "worker.js")], outfile: path.join(outDir, "worker.js") });
 // A classic worker (it loads mkdocs-material's search worker with importScripts).
 await esbuild.build({ ...common, format: "iife", entryPoints: [path.join(src, "search-worker.js")],
