@@ -247,6 +247,19 @@ def test_the_sitemap_lists_every_page_only_when_the_deployed_address_is_set(tmp_
         assert not any("not-found" in loc for loc in locs)
 
 
+def test_materials_script_starts_with_the_compile_hint_and_its_source_map_follows_it(dist):
+    """site/hooks/compile_hints.py: V8 reads the hint only on a script's first line; the rest is material's script
+    as shipped, and its source map is moved down the one line."""
+    import material
+    originals = list((Path(material.__file__).parent / "templates" / "assets" / "javascripts").glob("bundle.*.min.js"))
+    assert originals
+    for original in originals:
+        built = dist / "assets" / "javascripts" / original.name
+        assert built.read_text() == "//# allFunctionsCalledOnLoad\n" + original.read_text()
+        mappings = [json.loads(f.with_name(f.name + ".map").read_text())["mappings"] for f in (built, original)]
+        assert mappings[0] == ";" + mappings[1]
+
+
 def test_the_shipped_numpy_leaves_out_what_the_tab_cannot_use(dist):
     """pins.toml's leave_out: no C headers, static libraries, stubs or f2py in the wheel the site ships, nor in its
     RECORD; its lock entry names the wheel as shipped."""

@@ -17,6 +17,8 @@ HINT = "//# allFunctionsCalledOnLoad\n"  # must be the file's first line
 
 def on_post_build(config):
     for script in (Path(config.site_dir) / "assets" / "javascripts").glob("bundle.*.min.js"):
+        if script.read_text().startswith(HINT):  # a build into a folder it already wrote, that kept the file
+            continue
         script.write_text(HINT + script.read_text())
         source_map = script.with_name(script.name + ".map")
         if source_map.exists():  # every generated line moved down by one: an empty line first
