@@ -17,9 +17,10 @@ HINT = "//# allFunctionsCalledOnLoad\n"  # must be the file's first line
 
 def on_post_build(config):
     for script in (Path(config.site_dir) / "assets" / "javascripts").glob("bundle.*.min.js"):
-        if script.read_text().startswith(HINT):  # a build into a folder it already wrote, that kept the file
+        text = script.read_text()
+        if text.startswith(HINT):  # a build into a folder it already wrote, that kept the file
             continue
-        script.write_text(HINT + script.read_text())
+        script.write_text(HINT + text)
         source_map = script.with_name(script.name + ".map")
         if source_map.exists():  # every generated line moved down by one: an empty line first
             mapping = json.loads(source_map.read_text())
