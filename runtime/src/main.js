@@ -113,6 +113,13 @@ function leavePage() {
   page = null;
 }
 
+/** `then` once the browser has drawn the page as it is now, or after 250 ms in a tab in the background (it draws
+ * nothing): whichever comes first, and maybe both, so `then` must be one that counts only once. */
+function afterNextPaint(then) {
+  requestAnimationFrame(() => setTimeout(then)); // a frame's callbacks run before it is drawn; a timer, after
+  setTimeout(then, 250);
+}
+
 async function mount(selector, node, leaving) {
   course = course || (await loadCourse());
   const { signal } = leaving;
@@ -130,7 +137,8 @@ async function mount(selector, node, leaving) {
   try {
     part = await panels[selector].mount(node, context);
   } finally {
-    if (needsPython) python.pageSettled(); // set up (or failed): Python's first start may take the machine now
+    // Set up (or failed) and drawn: Python's first start may take the machine now.
+    if (needsPython) afterNextPaint(() => python.pageSettled());
   }
   if (signal.aborted) return part; // left while it was being set up
   // Exposed for the curious learner's console and for the browser tests.

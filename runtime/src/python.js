@@ -46,7 +46,7 @@ export class PythonRuntime extends EventTarget {
     this.state = "idle"; // idle | starting | ready | busy | failed
     this.pending = null; // {id, resolve, onOutput, onEvent}
     this.nextId = 1;
-    this.pageIsSettled = false; // told to each worker: a first start compiles Python only then (pageSettled)
+    this.pageIsSettled = false; // told to each worker: a first start downloads Python only then (pageSettled)
     this.workersStarted = 0; // how many times Python was started in this tab (moving between pages must not add one)
     this.isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer !== "undefined";
     // WebKitGTK, for one, is cross-origin isolated and still has no SharedArrayBuffer: then the browser, not the
@@ -54,7 +54,7 @@ export class PythonRuntime extends EventTarget {
     this.noSharedMemory = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "undefined";
   }
 
-  /** The page has laid itself out: a first start of Python may now compile it (runtime/src/snapshot.js). */
+  /** The page has laid itself out: a first start of Python may now download it (runtime/src/snapshot.js). */
   pageSettled() {
     if (this.pageIsSettled) return;
     this.pageIsSettled = true;

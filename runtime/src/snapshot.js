@@ -142,18 +142,12 @@ const isStdlibZip = (path) => /^\/lib\/python\d+\.zip$/.test(path);
 
 /** loadPyodide with the build's compiled standard library (the lock's `stdlib`). Pyodide fetches it itself, from
  * `stdLibURL`; while it starts, that one request is answered with `stdlib` (a promise: the stored twin, or the zip
- * a snapshot kept) when there are any, else it goes on to the build's zip. Its WebAssembly is downloaded at once
- * and handed over to be compiled only once `compileAfter` has settled. */
-async function loadPyodideWith(loadPyodide, options, { stdlibUrl, stdlib, compileAfter }) {
+ * a snapshot kept) when there are any, else it goes on to the build's zip. */
+async function loadPyodideWith(loadPyodide, options, { stdlibUrl, stdlib }) {
   const fetch = self.fetch;
-  const wasmUrl = new URL("pyodide.asm.wasm", new URL(options.indexURL, self.location.href)).href;
   self.fetch = (input, init) => {
     const url = String(input instanceof Request ? input.url : input);
     if (url === stdlibUrl) return stdlib.then((kept) => (kept ? new Response(kept) : fetch(input, init)));
-    if (url === wasmUrl) {
-      const response = fetch(input, init);
-      return compileAfter.then(() => response, () => response);
-    }
     return fetch(input, init);
   };
   try {
@@ -307,11 +301,11 @@ const installAll = async (py, wheels) => (await Promise.all(wheels.map(async (by
 /** A started Python with pytest and NumPy installed and imported and `prepare(py)` done: restored from the saved
  * snapshot if there is a usable one, else started normally (and a snapshot saved for next time). `prepare` returns
  * the paths of the files it wrote (saved with the snapshot); `prepared` names what it puts in, for the snapshot's
- * name; `willPrepare()` is called as soon as it is known that `prepare` will run, to fetch what it needs meanwhile.
+ * name; `willPrepare()` is called once `prepare` is sure to run and may fetch what it needs meanwhile.
  * `pyodideLoaded`: Pyodide's loadPyodide, or a promise of it. `restore: false` starts normally. A normal start
- * compiles Python's WebAssembly only once `pageSettled` has (what it downloads, it downloads at once): on a first
- * visit that compiling and Python's start take both cores of a 2-core machine for a second, and the page, still
- * laying itself out, would wait for them. A restore, lighter, goes ahead. Returns
+ * (a first visit) downloads Python only once `pageSettled` has: decoding some 7.5 MB of brotli, compiling Python
+ * and starting it take both cores of a 2-core machine, and the page, still laying itself out, would wait for them
+ * (the page's own files come first on a real network too). A restore, lighter, goes ahead. Returns
  * {py, from: "snapshot" | "start", holds: "numpy" | "pytest", timings, saveSnapshot?}; throws SnapshotUnusable
  * when a restored Python failed its checks (the caller replaces the worker, which then starts normally). */
 export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, options, prepare, prepared,
@@ -324,8 +318,7 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
   if (!response.ok) throw new Error(`could not load the runtime's package list (${response.status})`);
   const { packages, stdlib } = await response.json();
   const stdlibUrl = new URL(pyodideUrl + stdlib.file_name, self.location.href).href;
-  const load = (stdlib, more, compileAfter = Promise.resolve()) =>
-    loadPyodideWith(loadPyodide, { ...options, ...more }, { stdlibUrl, stdlib, compileAfter });
+  const load = (stdlib, more) => loadPyodideWith(loadPyodide, { ...options, ...more }, { stdlibUrl, stdlib });
   const pure = wheelsOf(packages, PURE_PACKAGES);
   const numpy = wheelsOf(packages, [NUMPY]);
   const fetchWheels = (wheels) => wheels.map((w) => {
@@ -342,8 +335,8 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
   const name = `${SNAPSHOT}${RECIPE}-${holds}-${wheelNames.join("+")}-${prepared}`;
   const saved = restore && store && (await store.has(name));
   mark("snapshotFound");
-  if (!saved || holds !== "numpy") willPrepare();
   if (saved) {
+    if (holds !== "numpy") willPrepare();
     // Read and checked while Pyodide loads its own files (loadPyodide waits for the promise only when it needs it).
     let damaged = false; // then it is only deleted: a snapshot made anew may well restore
     const restored = store.read(name).then(unpack);
@@ -378,10 +371,12 @@ export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, o
     return { py, from: "snapshot", holds, timings };
   }
 
+  await pageSettled;
+  mark("pageSettled");
+  willPrepare();
   const pureBytes = fetchWheels(pure);
   const numpyBytes = fetchWheels(numpy);
-  pageSettled.then(() => mark("pageSettled"));
-  const py = await load(compressedTwin(pyodideUrl, stdlib), { _makeSnapshot: Boolean(store) }, pageSettled);
+  const py = await load(compressedTwin(pyodideUrl, stdlib), { _makeSnapshot: Boolean(store) });
   const tableAtStart = py._module.wasmTable.length; // a restore starts with this table: NumPy must go after it
   // Read before any learner code can write to it: a snapshot keeps the zip its Python was started with.
   const stdlibZip = py.FS.readdir("/lib").map((name) => `/lib/${name}`).find(isStdlibZip);

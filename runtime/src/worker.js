@@ -71,7 +71,7 @@ function siteUrls() {
     restoreSnapshot: here.searchParams.get("snapshot") !== "off" };
 }
 
-// A first start waits for the page to say it has settled before compiling Python (runtime/src/snapshot.js says
+// A first start waits for the page to say it has settled before downloading Python (runtime/src/snapshot.js says
 // why); never longer than this, whatever becomes of the page.
 const PAGE_SETTLED_LATEST_MS = 3000;
 let pageHasSettled;

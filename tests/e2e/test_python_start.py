@@ -289,3 +289,25 @@ def test_a_normal_start_right_after_a_restart_from_inside_numpy_gets_ready(serve
             assert page.evaluate("window.steps") == ["stopping", "interrupt", "stopping", "restart", "ready from start"]
     set_editor(page, curriculum.module("01").reference_source())
     assert run_tests(page)["state"] == "passed"
+
+
+# Python's big files on a first visit: its WebAssembly, its standard library and the wheels.
+PYTHON_DOWNLOADS = re.compile(r"/pyodide/[^/]+/(stored/)?(pyodide\.asm\.(wasm|js)|python_stdlib|.*\.whl)")
+
+
+def test_a_first_visit_downloads_python_only_once_the_page_has_drawn_its_panel(server, browser_profile):
+    """On a 2-core machine, decoding Python's 7.5 MB and compiling it beside a page still laying itself out doubled
+    the page's work (runtime/src/snapshot.js, pageSettled): each of Python's big files is asked for only once the
+    workbench's buttons are on the page (a page that asked for them at once would not have them yet)."""
+    context = browser_profile()
+    page = context.pages[0]
+    asked = []  # (file, whether the panel was there when the file was asked for)
+
+    def held(route):
+        asked.append((route.request.url.rsplit("/", 1)[1],
+                      page.evaluate("document.querySelectorAll('.tt-workbench .tt-buttons button').length > 0")))
+        route.continue_()
+
+    context.route(PYTHON_DOWNLOADS, held)
+    open_module(context, server.url + MODULE)
+    assert len(asked) >= 5 and all(drawn for _, drawn in asked), asked
