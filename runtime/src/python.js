@@ -54,7 +54,7 @@ export class PythonRuntime extends EventTarget {
     this.noSharedMemory = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "undefined";
   }
 
-  /** The page has laid itself out: a first start of Python may now download it (runtime/src/snapshot.js). */
+  /** The page has drawn its panel: a first start of Python may now download it (runtime/src/snapshot.js). */
   pageSettled() {
     if (this.pageIsSettled) return;
     this.pageIsSettled = true;

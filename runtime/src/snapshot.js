@@ -305,7 +305,8 @@ const installAll = async (py, wheels) => (await Promise.all(wheels.map(async (by
  * `pyodideLoaded`: Pyodide's loadPyodide, or a promise of it. `restore: false` starts normally. A normal start
  * (a first visit) downloads Python only once `pageSettled` has: decoding some 7.5 MB of brotli, compiling Python
  * and starting it take both cores of a 2-core machine, and the page, still laying itself out, would wait for them
- * (the page's own files come first on a real network too). A restore, lighter, goes ahead. Returns
+ * (on a real network the page's files then come first: its panel is there sooner, Python a little later; see
+ * docs/benchmarks.md). A restore, lighter, goes ahead. Returns
  * {py, from: "snapshot" | "start", holds: "numpy" | "pytest", timings, saveSnapshot?}; throws SnapshotUnusable
  * when a restored Python failed its checks (the caller replaces the worker, which then starts normally). */
 export async function startPython(pyodideLoaded, { pyodideUrl, pyodideVersion, options, prepare, prepared,
